@@ -1,0 +1,200 @@
+/* fe.h — the front end's state and the functions its files offer each other.
+ *
+ * One process, one su_root event loop: sofia-sip NUA callbacks (sip_*.c), the ZeroMQ
+ * ROUTER towards workers (router.c) and the SUB for room events (rooms.c) all run on it.
+ * Only soft state lives here: SIP sessions and which session joined which room. */
+#ifndef PCHAT_FE_H
+#define PCHAT_FE_H
+
+#define NUA_MAGIC_T struct fe
+#define NUA_HMAGIC_T struct fe_session
+#define SU_ROOT_MAGIC_T struct fe
+#define SU_WAKEUP_ARG_T void
+#define SU_TIMER_ARG_T void
+#define SU_PREPOLL_MAGIC_T struct fe
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/su_wait.h>
+
+#include "config.h"
+#include "hmap.h"
+#include "pchat.pb-c.h"
+#include "xccos.h"
+
+#define FE_MAX_WORKERS 256
+#define FE_WORKER_ID_MAX 255
+
+struct fe_request;
+
+/* A client's chat dialog (the lookup or the channel INVITE session). */
+enum session_role { SESSION_LOOKUP, SESSION_CHANNEL };
+
+struct fe_session_room {
+    uint64_t room_id;
+    uint64_t start_seq;            /* deliver this room's events with seq > start_seq */
+};
+
+struct fe_outdoc {                 /* one queued server -> client INFO body */
+    struct fe_outdoc *next;
+    size_t len;
+    char body[];
+};
+
+struct fe_session {
+    uint64_t id;
+    nua_handle_t *nh;              /* NULL once the dialog is gone */
+    enum session_role role;
+    char *user_uri;
+    char *user_agent;
+    char *service_uri;             /* the URI the client INVITEd */
+    bool ended;                    /* dialog over: nothing more is sent on it */
+    bool end_queued;               /* SESSION_END request queued */
+    bool non_retrying;             /* its User-Agent is in frontend.non_retrying_agents */
+    bool overflowed;               /* outbound queue hit its cap: the janitor cuts it */
+    int64_t last_activity;         /* mono µs of the last request from the client */
+
+    struct fe_session_room *rooms; /* rooms joined through this session */
+    int n_rooms, cap_rooms;
+
+    struct fe_outdoc *out_head, *out_tail; /* INFOs waiting to be sent */
+    int out_len;
+    int out_inflight;              /* INFOs sent, response not yet received */
+
+    struct fe_request *req_head, *req_tail; /* requests waiting for the one in flight */
+    int req_len;
+    struct fe_request *req_inflight;
+};
+
+/* Why the front end sent a request; tells what to do with the reply. */
+enum req_purpose {
+    REQ_CLIENT,          /* an INFO of a session */
+    REQ_SESSION_END,     /* the session's memberships must go */
+    REQ_ROOM_FETCH,      /* gap repair / catch-up of a room: events go to every member */
+    REQ_FRONTEND_RESET,
+};
+
+struct fe_request {
+    uint64_t id;
+    uint64_t session_id;
+    enum req_purpose purpose;
+    enum xccos_cmd_id cmd;
+    uint8_t *body;
+    size_t body_len;
+    uint64_t room_id, from_seq, to_seq;
+    int64_t created;               /* mono µs */
+    int64_t queued;                /* mono µs it entered the ready queue */
+    int64_t deadline;              /* mono µs */
+    bool held;                     /* the client's INFO awaits its final response (posts) */
+    nua_saved_event_t saved[1];
+    int worker;                    /* index in fe.workers while in flight, else -1 */
+    uint32_t attempt;
+    struct fe_request *next, *prev;
+};
+
+struct fe_worker {
+    unsigned char ident[FE_WORKER_ID_MAX];
+    size_t ident_len;
+    char name[64];
+    int credit;                    /* requests it still accepts */
+    int inflight;
+    int64_t last_seen;             /* mono µs */
+    bool alive;
+};
+
+struct fe_stats {
+    uint64_t info_in, info_503, info_481, replies, deliveries, delivery_failures;
+    uint64_t gaps_repaired, redispatched, sessions_cut;
+};
+
+struct fe {
+    struct pchat_config *cfg;
+    su_home_t home[1];
+    su_root_t *root;
+    nua_t *nua;
+    char id[64];
+    uint64_t incarnation;
+    bool shutting_down;
+    bool reset_sent;
+    bool nua_down;                 /* nua_r_shutdown completed */
+
+    void *zctx, *router, *sub;
+    int router_wait, sub_wait;     /* su_root registrations */
+    su_timer_t *drain_timer;       /* 0 ms re-arm while ZeroMQ still has input */
+    su_timer_t *janitor;
+
+    struct hmap sessions;          /* id -> fe_session */
+    struct hmap rooms;             /* room id -> fe_room (rooms.c) */
+    struct hmap inflight;          /* request id -> fe_request in flight at a worker */
+    struct fe_worker workers[FE_MAX_WORKERS];
+    int n_workers;
+    struct fe_request *ready_head, *ready_tail; /* waiting for worker credit */
+    int ready_len;
+    uint64_t next_request_id, next_session_id;
+    struct fe_stats stats;
+};
+
+/* sip.c */
+void fe_nua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua,
+                     struct fe *fe, nua_handle_t *nh, struct fe_session *s,
+                     sip_t const *sip, tagi_t tags[]);
+
+/* session.c */
+struct fe_session *session_new(struct fe *fe, nua_handle_t *nh, enum session_role role,
+                               const char *user, const char *ua, const char *service);
+struct fe_session *session_get(struct fe *fe, uint64_t id);
+/* The dialog is over (BYE, 481 sent, transport failure, expiry): stop traffic, leave rooms. */
+void session_end(struct fe *fe, struct fe_session *s, const char *why);
+/* Queue one XCCOS document for delivery as INFO; cuts a session whose queue is full. */
+void session_send(struct fe *fe, struct fe_session *s, const void *doc, size_t len);
+void session_info_answered(struct fe *fe, struct fe_session *s, int status);
+void session_joined(struct fe *fe, struct fe_session *s, uint64_t room_id, uint64_t seq,
+                    const char *room_uri);
+void session_parted(struct fe *fe, struct fe_session *s, uint64_t room_id);
+struct fe_session_room *session_room(struct fe_session *s, uint64_t room_id);
+/* Free a session that is ended and has nothing left in flight. */
+void session_release_if_done(struct fe *fe, struct fe_session *s);
+void sessions_janitor(struct fe *fe);
+
+/* info.c */
+void info_received(struct fe *fe, nua_handle_t *nh, struct fe_session *s, sip_t const *sip);
+
+/* router.c */
+int router_open(struct fe *fe);
+void router_close(struct fe *fe);
+struct fe_request *request_new(struct fe *fe, enum req_purpose purpose, uint64_t session_id);
+void request_free(struct fe_request *r);
+/* Queue a request: session requests go one at a time per session, in order. */
+void router_submit(struct fe *fe, struct fe_request *r);
+void router_drain(struct fe *fe);      /* read everything the ROUTER has (budgeted) */
+void router_janitor(struct fe *fe);    /* heartbeats, dead workers, deadlines */
+int router_live_workers(const struct fe *fe);
+/* Answer a held INFO (posts) and forget the saved event. */
+void request_answer(struct fe *fe, struct fe_request *r, int status, const char *reason,
+                    int retry_after);
+
+/* rooms.c */
+int rooms_open(struct fe *fe);
+void rooms_close(struct fe *fe);
+void rooms_drain(struct fe *fe);
+/* A session entered / left a room. */
+void rooms_add_session(struct fe *fe, struct fe_session *s, uint64_t room_id, uint64_t seq);
+void rooms_remove_session(struct fe *fe, struct fe_session *s, uint64_t room_id);
+/* Events fetched from a worker (gap repair). */
+void rooms_fetched(struct fe *fe, uint64_t room_id, Pchat__RoomEvent **events, size_t n);
+void rooms_janitor(struct fe *fe);
+
+/* admit.c */
+enum admit_verdict { ADMIT_ACCEPT, ADMIT_REJECT };
+enum admit_verdict admit_decide(struct fe *fe, struct fe_session *s, enum xccos_cmd_id cmd);
+int admit_retry_after(struct fe *fe);
+
+/* zmq_su.c: ZeroMQ sockets inside su_root */
+int zmq_su_register(struct fe *fe, void *sock, void (*drain)(struct fe *));
+void zmq_su_unregister(struct fe *fe, int idx);
+/* Called by a drain that stopped on its budget: run the drains again in 0 ms. */
+void zmq_su_rearm(struct fe *fe);
+
+#endif

@@ -1,0 +1,153 @@
+/* main.c — pchat-frontend: the SIP edge of a pool. Loads the config, starts sofia-sip NUA,
+ * binds the ZeroMQ sockets towards the workers, runs one su_root loop until SIGINT/SIGTERM. */
+#include "fe.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
+#include <sofia-sip/nta_tag.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+static struct fe *the_fe;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (the_fe && !the_fe->shutting_down) {
+        the_fe->shutting_down = true;
+        su_root_break(the_fe->root);
+    }
+}
+
+static void janitor_tick(struct fe *fe, su_timer_t *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    router_janitor(fe);
+    rooms_janitor(fe);
+    sessions_janitor(fe);
+}
+
+static int start_sip(struct fe *fe)
+{
+    const struct pchat_config *cfg = fe->cfg;
+    char url[256];
+    snprintf(url, sizeof url, "sip:%s:%d%s", cfg->frontend.sip_address, cfg->frontend.sip_port,
+             cfg->frontend.sip_udp ? "" : ";transport=tcp");
+    fe->nua = nua_create(fe->root, fe_nua_callback, fe,
+                         NUTAG_URL(url),
+                         /* the application answers these itself (sofia-sip-wire-notes.md:
+                            both APPL_METHOD and ALLOW are needed) */
+                         NUTAG_APPL_METHOD("REGISTER, INFO, UPDATE, SUBSCRIBE, SERVICE"),
+                         NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, "
+                                     "SUBSCRIBE, NOTIFY, REGISTER, SERVICE"),
+                         NUTAG_ALLOW_EVENTS("vnd-microsoft-provisioning-v2"),
+                         NUTAG_MEDIA_ENABLE(0),
+                         /* no RFC 4028 engine: the Session-Expires pidgin-sipe needs is added
+                            by hand, and sofia must never refresh or BYE on its own */
+                         NUTAG_SESSION_TIMER(0),
+                         NUTAG_AUTOANSWER(0),
+                         NUTAG_ENABLEMESSAGE(0),
+                         SIPTAG_SERVER_STR("RTC/5.0 pchat/" PCHAT_VERSION),
+                         TPTAG_PONG2PING(0),
+                         TAG_END());
+    if (!fe->nua) {
+        log_error("cannot listen for SIP on %s: is the address local and the port free "
+                  "(frontend.sip_address, frontend.sip_port)?", url);
+        return -1;
+    }
+    return 0;
+}
+
+static void stop_sip(struct fe *fe)
+{
+    if (!fe->nua)
+        return;
+    nua_shutdown(fe->nua);
+    /* let NUA finish its shutdown (it answers nua_r_shutdown >= 200) for a short while */
+    for (int i = 0; i < 100 && !fe->nua_down; i++)
+        su_root_step(fe->root, 20);
+    nua_destroy(fe->nua);
+    fe->nua = NULL;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct daemon_info info = {
+        .program = "pchat-frontend",
+        .summary = "The SIP front end of a pchat pool: registrar, provisioning, chat sessions,\n"
+                   "admission control (503), routing of XCCOS commands to channel workers.",
+    };
+    struct pchat_config cfg;
+    const char *unused_id;
+    daemon_init(&info, argc, argv, &cfg, &unused_id);
+
+    struct fe fe;
+    memset(&fe, 0, sizeof fe);
+    fe.cfg = &cfg;
+    snprintf(fe.id, sizeof fe.id, "%s", cfg.frontend.id);
+    fe.incarnation = (uint64_t)now_us();
+    fe.next_request_id = 1;
+    fe.next_session_id = 1;
+    hmap_init(&fe.sessions);
+    hmap_init(&fe.rooms);
+    hmap_init(&fe.inflight);
+    the_fe = &fe;
+
+    if (strcmp(cfg.auth.mode, "none") == 0)
+        log_warn("auth.mode is \"none\": anyone who can reach %s:%d can sign in as any user of "
+                 "%s; use it only on a trusted network", cfg.frontend.sip_address,
+                 cfg.frontend.sip_port, cfg.pool.domain);
+
+    su_init();
+    su_home_init(fe.home);
+    /* run sofia's stack in this thread: one event loop, no locks (STYLE.md) */
+    fe.root = su_root_create(&fe);
+    if (!fe.root) {
+        log_error("cannot create the event loop");
+        return 1;
+    }
+    su_root_threading(fe.root, 0);
+
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int rc = 1;
+    if (router_open(&fe) < 0 || rooms_open(&fe) < 0 || start_sip(&fe) < 0)
+        goto out;
+
+    fe.janitor = su_timer_create(su_root_task(fe.root), 100);
+    su_timer_set_for_ever(fe.janitor, janitor_tick, NULL);
+
+    log_info("ready: SIP on %s:%d (tcp%s) for domain %s, lookup %s, channel service %s; "
+             "workers connect to %s and %s", cfg.frontend.sip_address, cfg.frontend.sip_port,
+             cfg.frontend.sip_udp ? ", udp" : "", cfg.pool.domain, cfg.pool.lookup_uri,
+             cfg.pool.channel_uri, cfg.frontend.router, cfg.frontend.events);
+    su_root_run(fe.root);
+    log_info("stopping: %zu sessions, %d requests waiting", fe.sessions.count, fe.ready_len);
+    rc = 0;
+
+out:
+    if (fe.janitor)
+        su_timer_destroy(fe.janitor);
+    stop_sip(&fe);
+    rooms_close(&fe);
+    router_close(&fe);
+    su_root_destroy(fe.root);
+    su_home_deinit(fe.home);
+    su_deinit();
+    config_free(&cfg);
+    return rc;
+}

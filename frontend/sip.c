@@ -1,0 +1,269 @@
+/* sip.c — the NUA callback: one small function per SIP event. REGISTER and the provisioning
+ * SUBSCRIBE are answered here in the exact shapes pidgin-sipe insists on (PROTOCOL.md §2.2,
+ * §2.4; research/sofia-sip-wire-notes.md); chat INVITE sessions are in session.c, INFO in
+ * info.c. */
+#include "fe.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su_tag_io.h>
+
+#include "log.h"
+#include "sbuf.h"
+#include "util.h"
+
+/* "sip:user@host" of a URL, without parameters or port; false if it has no user part. */
+static bool url_to_aor(const url_t *u, char *out, size_t outlen)
+{
+    if (!u || !u->url_user || !u->url_host || !*u->url_user)
+        return false;
+    snprintf(out, outlen, "sip:%s@%s", u->url_user, u->url_host);
+    for (char *p = out + 4; *p; p++)
+        if (*p >= 'A' && *p <= 'Z' && strchr(out, '@') < p)
+            *p = (char)(*p - 'A' + 'a');  /* host part is case-insensitive: normalise it */
+    return true;
+}
+
+static bool user_in_domain(const struct fe *fe, const url_t *u)
+{
+    return u && u->url_host && strcasecmp(u->url_host, fe->cfg->pool.domain) == 0;
+}
+
+static void on_register(struct fe *fe, nua_handle_t *nh, sip_t const *sip)
+{
+    char aor[512];
+    if (!sip || !sip->sip_to || !url_to_aor(sip->sip_to->a_url, aor, sizeof aor)) {
+        nua_respond(nh, 400, "Missing or unusable To header", NUTAG_WITH_THIS(fe->nua), TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    if (!user_in_domain(fe, sip->sip_to->a_url)) {
+        char reason[600];
+        snprintf(reason, sizeof reason, "ms-diagnostics: 4005;reason=\"%s is not a user of %s\"",
+                 aor, fe->cfg->pool.domain);
+        nua_respond(nh, 403, "Forbidden", NUTAG_WITH_THIS(fe->nua), SIPTAG_HEADER_STR(reason),
+                    TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    /* Expires: 0 signs out; otherwise grant our registration time. */
+    bool signout = sip->sip_expires && sip->sip_expires->ex_delta == 0;
+    char expires[16], keepalive[128];
+    snprintf(expires, sizeof expires, "%d", signout ? 0 : fe->cfg->frontend.register_expires_s);
+    snprintf(keepalive, sizeof keepalive,
+             "ms-keep-alive: UAS; tcp=no; hop-hop=yes; end-end=no; timeout=%d",
+             fe->cfg->frontend.keepalive_s);
+    /* PROTOCOL §2.2: exactly one Supported value, msrtc-event-categories, and Allow-Events
+       with vnd-microsoft-provisioning-v2 as its only value (sofia joins lists with ", "). */
+    nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua),
+                SIPTAG_EXPIRES_STR(expires),
+                SIPTAG_SUPPORTED_STR("msrtc-event-categories"),
+                SIPTAG_ALLOW_EVENTS_STR("vnd-microsoft-provisioning-v2"),
+                TAG_IF(sip->sip_contact, SIPTAG_CONTACT(sip->sip_contact)),
+                SIPTAG_HEADER_STR(keepalive),
+                TAG_END());
+    nua_handle_destroy(nh);
+    log_debug("REGISTER %s %s", aor, signout ? "signed out" : "accepted");
+}
+
+static void provisioning_document(struct fe *fe, struct sbuf *b)
+{
+    sbuf_puts(b, "<provisionGroupList xmlns=\"http://schemas.microsoft.com/2006/09/sip/"
+                 "provisiongrouplist-notification\"><provisionGroup name=\"persistentChatConfiguration\">"
+                 "<propertyEntryList><property name=\"EnablePersistentChat\">true</property>"
+                 "<property name=\"DefaultPersistentChatPoolUri\">");
+    sbuf_xml_escaped(b, fe->cfg->pool.lookup_uri);
+    sbuf_puts(b, "</property></propertyEntryList></provisionGroup></provisionGroupList>");
+}
+
+static void on_subscribe(struct fe *fe, nua_handle_t *nh, sip_t const *sip)
+{
+    if (!sip || !sip->sip_event || strcmp(sip->sip_event->o_type, "vnd-microsoft-provisioning-v2") != 0) {
+        /* 489: we serve only in-band provisioning (PROTOCOL §2.2: no roaming-contacts, whose
+           488 would switch pidgin-sipe into Exchange lookups) */
+        nua_respond(nh, 489, "Bad Event", NUTAG_WITH_THIS(fe->nua),
+                    SIPTAG_ALLOW_EVENTS_STR("vnd-microsoft-provisioning-v2"), TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    if (sip->sip_expires && sip->sip_expires->ex_delta == 0 && !sip->sip_payload) {
+        /* the un-SUBSCRIBE of sign-out (PROTOCOL §2.9) */
+        nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua), SIPTAG_EXPIRES_STR("0"), TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    /* (b) of PROTOCOL §2.4: 200 without a body, then one NOTIFY carrying the document and
+       terminating the subscription. Not (a), the piggy-backed 200: sofia's notifier would
+       follow it with a body-less NOTIFY of its own when the handle goes, and pidgin-sipe
+       restarts its whole chat sign-in for every provisioning NOTIFY it gets (check #10). */
+    nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua), SIPTAG_EXPIRES_STR("0"), TAG_END());
+    struct sbuf body;
+    sbuf_init(&body, 8192);
+    provisioning_document(fe, &body);
+    nua_notify(nh, SIPTAG_EVENT_STR("vnd-microsoft-provisioning-v2"),
+               SIPTAG_SUBSCRIPTION_STATE_STR("terminated;expires=0"),
+               SIPTAG_CONTENT_TYPE_STR("application/vnd-microsoft-roaming-provisioning-v2+xml"),
+               SIPTAG_PAYLOAD_STR(body.data),
+               TAG_END());
+    sbuf_free(&body);
+    /* the handle is destroyed when the NOTIFY is answered (nua_r_notify) */
+}
+
+static void on_invite(struct fe *fe, nua_handle_t *nh, sip_t const *sip)
+{
+    char user[512], target[512];
+    if (!sip || !sip->sip_from || !url_to_aor(sip->sip_from->a_url, user, sizeof user) ||
+        !sip->sip_to || !url_to_aor(sip->sip_to->a_url, target, sizeof target)) {
+        nua_respond(nh, 400, "From and To need sip:user@host URIs", NUTAG_WITH_THIS(fe->nua), TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    enum session_role role;
+    if (strcasecmp(target, fe->cfg->pool.lookup_uri) == 0)
+        role = SESSION_LOOKUP;
+    else if (strcasecmp(target, fe->cfg->pool.channel_uri) == 0)
+        role = SESSION_CHANNEL;
+    else {
+        nua_respond(nh, 404, "Not Found", NUTAG_WITH_THIS(fe->nua), TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    if (!user_in_domain(fe, sip->sip_from->a_url)) {
+        nua_respond(nh, 403, "Forbidden", NUTAG_WITH_THIS(fe->nua),
+                    SIPTAG_HEADER_STR("ms-diagnostics: 4005;reason=\"user is not in this pool's domain\""),
+                    TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    if ((int)fe->sessions.count >= fe->cfg->frontend.max_sessions) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", admit_retry_after(fe));
+        nua_respond(nh, 503, "Service Unavailable", NUTAG_WITH_THIS(fe->nua),
+                    SIPTAG_RETRY_AFTER_STR(ra),
+                    SIPTAG_HEADER_STR("ms-diagnostics: 5000;reason=\"session limit reached "
+                                      "(frontend.max_sessions)\""),
+                    TAG_END());
+        nua_handle_destroy(nh);
+        return;
+    }
+    const char *ua = sip->sip_user_agent ? sip->sip_user_agent->g_string : "";
+    struct fe_session *s = session_new(fe, nh, role, user, ua, target);
+    nua_handle_bind(nh, s);
+    char se[64];
+    snprintf(se, sizeof se, "%d;refresher=uac", fe->cfg->frontend.session_expires_s);
+    /* Session-Expires on the 200 is what makes pidgin-sipe refresh with UPDATE instead of
+       storming after a non-200 INFO answer (PROTOCOL §2.5, §2.7). */
+    nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua),
+                SIPTAG_SESSION_EXPIRES_STR(se),
+                TAG_END());
+    log_debug("session %llu: %s INVITEd %s (%s)", (unsigned long long)s->id, user, target,
+              role == SESSION_LOOKUP ? "lookup" : "channel");
+}
+
+static void on_state(struct fe *fe, nua_handle_t *nh, struct fe_session *s, tagi_t tags[])
+{
+    int callstate = -1;
+    tl_gets(tags, NUTAG_CALLSTATE_REF(callstate), TAG_END());
+    if (callstate != nua_callstate_terminated)
+        return;
+    if (s) {
+        nua_handle_bind(nh, NULL);
+        s->nh = NULL;
+        session_end(fe, s, "dialog terminated");
+    }
+    nua_handle_destroy(nh);
+}
+
+void fe_nua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua,
+                     struct fe *fe, nua_handle_t *nh, struct fe_session *s,
+                     sip_t const *sip, tagi_t tags[])
+{
+    (void)nua;
+    switch (event) {
+    case nua_i_register:
+        on_register(fe, nh, sip);
+        break;
+    case nua_i_subscribe:
+        on_subscribe(fe, nh, sip);
+        break;
+    case nua_i_invite:
+        if (s) {   /* re-INVITE in an existing session: accept, nothing changes */
+            nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua), TAG_END());
+            break;
+        }
+        on_invite(fe, nh, sip);
+        break;
+    case nua_i_info:
+        info_received(fe, nh, s, sip);
+        break;
+    case nua_i_update:
+        /* the session refresh; a session we cut gets 481 so the client re-connects */
+        if (s && !s->ended) {
+            s->last_activity = mono_us();
+            nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua), TAG_END());
+        } else {
+            nua_respond(nh, 481, "Call/Transaction Does Not Exist", NUTAG_WITH_THIS(fe->nua),
+                        TAG_END());
+        }
+        break;
+    case nua_i_ack:
+        if (s)
+            s->last_activity = mono_us();
+        break;
+    case nua_i_bye:
+        if (s) {
+            s->last_activity = mono_us();
+            session_end(fe, s, "BYE from the client");
+        }
+        break;
+    case nua_i_state:
+        on_state(fe, nh, s, tags);
+        break;
+    case nua_i_method:
+        /* SERVICE (presence publication after sign-in, PROTOCOL §2.3): a final answer is
+           all the client needs */
+        nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua), TAG_END());
+        if (!s)
+            nua_handle_destroy(nh);
+        break;
+    case nua_i_message:
+        nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(fe->nua), TAG_END());
+        if (!s)
+            nua_handle_destroy(nh);
+        break;
+    case nua_r_notify:
+        /* the provisioning NOTIFY ended the subscription: nothing more goes on this handle */
+        if (status >= 200 && !s)
+            nua_handle_destroy(nh);
+        break;
+    case nua_r_info:
+        if (s)
+            session_info_answered(fe, s, status);
+        break;
+    case nua_r_shutdown:
+        if (status >= 200)
+            fe->nua_down = true;
+        break;
+    case nua_i_terminated:
+    case nua_i_active:
+    case nua_i_options:
+    case nua_r_set_params:
+    case nua_r_destroy:
+        break;
+    case nua_i_error:
+        log_warn("SIP stack error %d %s", status, phrase ? phrase : "");
+        break;
+    default:
+        if (status >= 300)
+            log_debug("%s: %d %s", nua_event_name(event), status, phrase ? phrase : "");
+        /* an incoming request of a kind we do not serve, on a handle nobody owns */
+        if (event < nua_r_set_params && !s && nh && event != nua_i_outbound)
+            nua_handle_destroy(nh);
+        break;
+    }
+}
