@@ -18,7 +18,7 @@
 #include "sbuf.h"
 #include "xccos.h"
 
-#define CH_SCHEMA_VERSION 1
+#define CH_SCHEMA_VERSION 2
 
 /* One front end this worker serves. */
 struct ch_link {
@@ -109,6 +109,8 @@ void job_run(struct ch *ch, struct ch_job *job);
 /* result helpers (result.c) */
 void result_init(struct ch_result *res, const Pchat__Request *rq);
 void result_free(struct ch_result *res);
+/* Free an event built by result_event (all its fields are owned). */
+void event_free(Pchat__RoomEvent *ev);
 void result_doc(struct ch_result *res, const struct sbuf *b);
 void result_joined(struct ch_result *res, uint64_t room_id, uint64_t seq, const char *uri);
 void result_parted(struct ch_result *res, uint64_t room_id);
@@ -124,6 +126,7 @@ uint64_t envid_new(void);
 /* rooms.c: room lookup, rights, URIs */
 struct room_row {
     int64_t id;
+    int64_t category_id;
     char guid[40];
     char uri[320];
     char *name, *description, *topic;
@@ -138,8 +141,9 @@ int room_by_uri(struct ch_req *r, const char *uri, struct room_row *out);
 int room_by_id(struct ch_req *r, int64_t id, struct room_row *out);
 void room_row_free(struct room_row *row);
 void room_uri(const struct ch *ch, const char *guid, char *out, size_t outlen);
-/* The caller's roles in a room as a bit set: 1 member, 2 manager, 4 presenter. -1 on error. */
-int room_roles(struct ch_req *r, int64_t room_id);
+/* The caller's standing in a room: roles as a bit set (1 member, 2 manager, 4 presenter)
+ * and whether the room's category has the caller in scope. -1 on error. */
+int room_rights(struct ch_req *r, const struct room_row *room, bool *in_scope);
 #define ROLE_MEMBER 1
 #define ROLE_MANAGER 2
 #define ROLE_PRESENTER 4
@@ -162,6 +166,12 @@ void cmd_post(struct ch_req *r);
 void job_session_end(struct ch_req *r);
 void job_frontend_reset(struct ch_req *r);
 void job_fetch_range(struct ch_req *r);
+void job_policy(struct ch_req *r);
+void job_node_status(struct ch_req *r);
+void cmd_getpref(struct ch_req *r);
+void cmd_setpref(struct ch_req *r);
+void cmd_follow(struct ch_req *r, bool follow);
+void cmd_getparticipants(struct ch_req *r);
 
 /* Errors from the store: true when the caller should answer "try again" (503). */
 bool store_unavailable(struct ch *ch);

@@ -102,6 +102,25 @@ void cmd_bccontext(struct ch_req *r)
     room_row_free(&room);
 }
 
+/* An operator change evicts the users in `detail` (comma-separated URIs) from the room. */
+static void event_set_evictions(Pchat__RoomEvent *ev, const char *detail)
+{
+    size_t n = 0;
+    for (const char *p = detail; *p; p++)
+        n += *p == ',';
+    ev->evict_users = xcalloc(n + 2, sizeof(char *));
+    const char *start = detail;
+    for (const char *p = detail;; p++) {
+        if (*p == ',' || *p == '\0') {
+            if (p > start)
+                ev->evict_users[ev->n_evict_users++] = xstrndup(start, (size_t)(p - start));
+            if (!*p)
+                break;
+            start = p + 1;
+        }
+    }
+}
+
 void job_fetch_range(struct ch_req *r)
 {
     const Pchat__Request *rq = r->rq;
@@ -140,14 +159,17 @@ void job_fetch_range(struct ch_req *r)
             xccos_render_grpchat(&b, envid_new(), &m);
         } else if (!quiet && kind == 1) {
             xccos_render_ntc_join(&b, envid_new(), user, room.uri, PQgetvalue(res, i, 8)[0] == 't');
-        } else if (!quiet) {
+        } else if (!quiet && kind == 2) {
             xccos_render_ntc_part(&b, envid_new(), user, room.uri);
         }
         Pchat__RoomEvent *ev = result_event(r->res, (uint64_t)room.id, (uint64_t)seq,
                                             kind == 0 ? PCHAT__ROOM_EVENT__KIND__POST
                                             : kind == 1 ? PCHAT__ROOM_EVENT__KIND__JOIN
-                                                        : PCHAT__ROOM_EVENT__KIND__PART, &b);
-        if (ev && kind != 0) {
+                                            : kind == 2 ? PCHAT__ROOM_EVENT__KIND__PART
+                                                        : PCHAT__ROOM_EVENT__KIND__CHANGE, &b);
+        if (ev && kind == 3)
+            event_set_evictions(ev, PQgetisnull(res, i, 3) ? "" : PQgetvalue(res, i, 3));
+        if (ev && (kind == 1 || kind == 2)) {
             free(ev->frontend_id);
             ev->frontend_id = xstrdup(PQgetvalue(res, i, 6));
             ev->session_id = strtoull(PQgetvalue(res, i, 7), NULL, 10);

@@ -2,6 +2,7 @@
 #include "ch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "util.h"
 
@@ -42,10 +43,34 @@ void cmd_getserverinfo(struct ch_req *r)
 
 void cmd_getinv(struct ch_req *r)
 {
-    /* invitations arrive with the room model; until then there are none to return */
+    /* invitations not yet seen, marked seen as they are handed out */
+    char uid[24];
+    const char *p[] = { i64(uid, r->user_id) };
+    PGresult *res = db_run(r->ch, "inv_take", 1, p);
+    if (!pq_ok_tuples(res)) {
+        PQclear(res);
+        fail_store(r, "reading invitations");
+        return;
+    }
+    int n = PQntuples(res);
+    struct xccos_invitation *inv = xcalloc((size_t)n + 1, sizeof *inv);
+    char (*uris)[320] = xcalloc((size_t)n + 1, sizeof *uris);
+    char (*ts)[40] = xcalloc((size_t)n + 1, sizeof *ts);
+    for (int i = 0; i < n; i++) {
+        room_uri(r->ch, PQgetvalue(res, i, 1), uris[i], sizeof uris[i]);
+        xccos_format_ts(strtoll(PQgetvalue(res, i, 4), NULL, 10), ts[i], sizeof ts[i]);
+        inv[i] = (struct xccos_invitation){ .invite_id = PQgetvalue(res, i, 0), .chan_uri = uris[i],
+                                            .chan_name = PQgetvalue(res, i, 2),
+                                            .inviter = *PQgetvalue(res, i, 3) ? PQgetvalue(res, i, 3) : NULL,
+                                            .ts = ts[i] };
+    }
     struct sbuf b;
-    sbuf_init(&b, 4096);
-    xccos_render_rpl_getinv(&b, envid_new(), r->cmd, NULL, 0);
+    sbuf_init(&b, 1u << 20);
+    xccos_render_rpl_getinv(&b, envid_new(), r->cmd, inv, n);
     result_doc(r->res, &b);
     sbuf_free(&b);
+    free(inv);
+    free(uris);
+    free(ts);
+    PQclear(res);
 }

@@ -128,10 +128,26 @@ static int join_one(struct ch_req *r, const char *domain, const char *path,
                  path ? path : "");
         return 404;
     }
-    int roles = room_roles(r, room->id);
+    bool in_scope;
+    int roles = room_rights(r, room, &in_scope);
     if (roles < 0)
         return 503;
+    if (!in_scope) {
+        /* the category does not admit the caller (or denies them: the ethical wall); a
+           secret room stays invisible, so it reads as missing */
+        if (room->privacy == 2 && !(roles & ROLE_MEMBER)) {
+            snprintf(why, whylen, "No such room: ma-chan://%.100s/%.100s", domain, path);
+            return 404;
+        }
+        snprintf(why, whylen, "You are not allowed in the category of the room \"%.200s\".",
+                 room->name);
+        return 403;
+    }
     if (room->privacy != 0 && !(roles & ROLE_MEMBER)) {
+        if (room->privacy == 2) {
+            snprintf(why, whylen, "No such room: ma-chan://%.100s/%.100s", domain, path);
+            return 404;
+        }
         snprintf(why, whylen, "You are not a member of the room \"%.200s\".", room->name);
         return 403;
     }

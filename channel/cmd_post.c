@@ -100,7 +100,8 @@ void cmd_post(struct ch_req *r)
         return;
     }
     if (room.type == 1) {
-        int roles = room_roles(r, room.id);
+        bool in_scope;
+        int roles = room_rights(r, &room, &in_scope);
         if (roles < 0 || !(roles & ROLE_PRESENTER)) {
             room_row_free(&room);
             if (roles < 0)

@@ -17,13 +17,16 @@ static const struct pq_stmt statements[] = {
     /* rooms */
     { "room_by_guid",
       "SELECT r.id, r.guid, r.name, r.description, r.topic, r.privacy, r.type, r.disabled,"
-      "       c.chat_history, c.file_upload, (c.invitations AND r.invitations = 0)"
+      "       c.chat_history, c.file_upload, (c.invitations AND r.invitations = 0), r.category_id"
       "  FROM rooms r JOIN categories c ON c.id = r.category_id WHERE r.guid = $1::uuid" },
     { "room_by_id",
       "SELECT r.id, r.guid, r.name, r.description, r.topic, r.privacy, r.type, r.disabled,"
-      "       c.chat_history, c.file_upload, (c.invitations AND r.invitations = 0)"
+      "       c.chat_history, c.file_upload, (c.invitations AND r.invitations = 0), r.category_id"
       "  FROM rooms r JOIN categories c ON c.id = r.category_id WHERE r.id = $1" },
-    { "room_roles", "SELECT role FROM room_roles WHERE room_id = $1 AND user_id = $2" },
+    /* the caller's standing in a room: in the category's scope?, roles as bits */
+    { "room_rights",
+      "SELECT pchat_in_scope($1, $2),"
+      "       coalesce((SELECT bit_or(1 << role) FROM room_roles WHERE room_id = $3 AND user_id = $4), 0)" },
     { "room_next_seq", "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq" },
     /* visible rooms for a search: secret rooms only for their members, never disabled ones */
     { "room_search",
@@ -31,7 +34,7 @@ static const struct pq_stmt statements[] = {
       "       (c.invitations AND r.invitations = 0), c.file_upload,"
       "       (SELECT count(DISTINCT p.user_id) FROM participants p WHERE p.room_id = r.id)"
       "  FROM rooms r JOIN categories c ON c.id = r.category_id"
-      " WHERE NOT r.disabled"
+      " WHERE NOT r.disabled AND pchat_in_scope(r.category_id, $5)"
       "   AND (r.privacy < 2 OR EXISTS (SELECT 1 FROM room_roles g"
       "                                 WHERE g.room_id = r.id AND g.user_id = $1))"
       "   AND ($2 = '' OR strpos(lower(r.name), lower($2)) > 0"
@@ -41,7 +44,36 @@ static const struct pq_stmt statements[] = {
       "SELECT r.guid, r.name, r.description, r.privacy, bool_or(g.role = 1)"
       "  FROM room_roles g JOIN rooms r ON r.id = g.room_id"
       " WHERE g.user_id = $1 AND NOT r.disabled AND g.role IN (0, 1)"
+      "   AND pchat_in_scope(r.category_id, $3)"
       " GROUP BY r.id ORDER BY bool_or(g.role = 1), lower(r.name) LIMIT $2" },
+    { "room_followed",
+      "SELECT r.guid, r.name, r.description, r.privacy"
+      "  FROM followed_rooms f JOIN rooms r ON r.id = f.room_id"
+      " WHERE f.user_id = $1 AND NOT r.disabled AND pchat_in_scope(r.category_id, $2)"
+      " ORDER BY lower(r.name) LIMIT $3" },
+    { "follow_add",
+      "INSERT INTO followed_rooms (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING" },
+    { "follow_del", "DELETE FROM followed_rooms WHERE user_id = $1 AND room_id = $2" },
+
+    /* policies, invitations, preferences, pool state */
+    { "chat_enabled", "SELECT pchat_chat_enabled($1)" },
+    { "inv_take",
+      "UPDATE invitations i SET seen_at = now() FROM rooms r"
+      " WHERE i.user_id = $1 AND i.seen_at IS NULL AND r.id = i.room_id AND NOT r.disabled"
+      " RETURNING i.id, r.guid, r.name, coalesce(i.invited_by, ''),"
+      "           (extract(epoch FROM i.created_at) * 1000000)::bigint" },
+    { "pref_get", "SELECT label, content, seqid FROM user_prefs WHERE user_id = $1 AND label = $2" },
+    { "pref_set",
+      "INSERT INTO user_prefs (user_id, label, content) VALUES ($1, $2, $3)"
+      " ON CONFLICT (user_id, label) DO UPDATE SET content = EXCLUDED.content,"
+      "   seqid = user_prefs.seqid + 1, updated_at = now() RETURNING seqid" },
+    { "node_report",
+      "INSERT INTO pool_nodes (node_id, role, address, incarnation, sessions, workers, last_seen)"
+      " VALUES ($1, 'frontend', $2, $3, $4, $5, now())"
+      " ON CONFLICT (node_id) DO UPDATE SET address = EXCLUDED.address,"
+      "   incarnation = EXCLUDED.incarnation, sessions = EXCLUDED.sessions,"
+      "   workers = EXCLUDED.workers, last_seen = now()"
+      " RETURNING state" },
 
     /* participants */
     { "part_get",
@@ -106,9 +138,10 @@ static const struct pq_stmt statements[] = {
       "  FROM messages m JOIN users u ON u.id = m.author_id"
       " WHERE m.room_id = $1 AND m.seq BETWEEN $2 AND $3"
       " UNION ALL "
-      "SELECT e.seq, e.kind, u.uri, NULL, (extract(epoch FROM e.created_at) * 1000000)::bigint, 0,"
+      "SELECT e.seq, e.kind, coalesce(u.uri, ''), e.detail,"
+      "       (extract(epoch FROM e.created_at) * 1000000)::bigint, 0,"
       "       e.frontend_id, e.session_id, e.manager, e.quiet"
-      "  FROM room_events e JOIN users u ON u.id = e.user_id"
+      "  FROM room_events e LEFT JOIN users u ON u.id = e.user_id"
       " WHERE e.room_id = $1 AND e.seq BETWEEN $2 AND $3"
       " ORDER BY 1 LIMIT $4" },
 

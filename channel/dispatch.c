@@ -27,10 +27,7 @@ static void drop_events_since_mark(struct ch_req *r)
 {
     struct ch_result *res = r->res;
     while (res->n_events > r->tx_mark) {
-        Pchat__RoomEvent *ev = res->events[--res->n_events];
-        free(ev->document.data);
-        free(ev->frontend_id);
-        free(ev);
+        event_free(res->events[--res->n_events]);
     }
 }
 
@@ -97,6 +94,20 @@ static void run_xccos(struct ch_req *r)
     case XCMD_BCCONTEXT: cmd_bccontext(r); break;
     case XCMD_GRPCHAT: cmd_post(r); break;
     case XCMD_UNKNOWN:
+        if (strcmp(r->cmd->id, "cmd:getpref") == 0) {
+            cmd_getpref(r);
+            break;
+        } else if (strcmp(r->cmd->id, "cmd:setpref") == 0) {
+            cmd_setpref(r);
+            break;
+        } else if (strcmp(r->cmd->id, "cmd:follow") == 0 || strcmp(r->cmd->id, "cmd:unfollow") == 0) {
+            cmd_follow(r, strcmp(r->cmd->id, "cmd:follow") == 0);
+            break;
+        } else if (strcmp(r->cmd->id, "cmd:getparticipants") == 0) {
+            cmd_getparticipants(r);
+            break;
+        }
+        /* fall through */
     default: {
         char why[200];
         snprintf(why, sizeof why, "The command %.100s is not supported by this server.", r->cmd->id);
@@ -157,6 +168,8 @@ void job_run(struct ch *ch, struct ch_job *job)
         case PCHAT__REQUEST__KIND__SESSION_END: job_session_end(&r); break;
         case PCHAT__REQUEST__KIND__FETCH_RANGE: job_fetch_range(&r); break;
         case PCHAT__REQUEST__KIND__FRONTEND_RESET: job_frontend_reset(&r); break;
+        case PCHAT__REQUEST__KIND__POLICY: job_policy(&r); break;
+        case PCHAT__REQUEST__KIND__NODE_STATUS: job_node_status(&r); break;
         default: break;
         }
         if (ch->db && PQtransactionStatus(ch->db) != PQTRANS_IDLE) {

@@ -14,6 +14,16 @@ uint64_t envid_new(void)
     return random_u64() >> 1;
 }
 
+void event_free(Pchat__RoomEvent *ev)
+{
+    for (size_t k = 0; k < ev->n_evict_users; k++)
+        free(ev->evict_users[k]);
+    free(ev->evict_users);
+    free(ev->document.data);
+    free(ev->frontend_id);
+    free(ev);
+}
+
 void result_init(struct ch_result *res, const Pchat__Request *rq)
 {
     memset(res, 0, sizeof *res);
@@ -29,11 +39,8 @@ void result_free(struct ch_result *res)
         free(res->docs[i].data);
     for (size_t i = 0; i < res->n_joined; i++)
         free(res->joined_store[i].room_uri);
-    for (size_t i = 0; i < res->n_events; i++) {
-        free(res->events[i]->document.data);
-        free(res->events[i]->frontend_id);
-        free(res->events[i]);
-    }
+    for (size_t i = 0; i < res->n_events; i++)
+        event_free(res->events[i]);
     free(res->reply.sip_reason);
     memset(res, 0, sizeof *res);
 }

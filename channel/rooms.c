@@ -52,6 +52,7 @@ static void fill_row(struct ch *ch, PGresult *res, struct room_row *out)
     out->chat_history = truthy(PQgetvalue(res, 0, 8));
     out->file_upload = truthy(PQgetvalue(res, 0, 9));
     out->invitations = truthy(PQgetvalue(res, 0, 10));
+    out->category_id = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
 }
 
 static int room_lookup(struct ch_req *r, const char *stmt, const char *key, struct room_row *out)
@@ -143,20 +144,21 @@ int64_t user_id(struct ch_req *r, const char *uri)
     return id;
 }
 
-int room_roles(struct ch_req *r, int64_t room_id)
+int room_rights(struct ch_req *r, const struct room_row *room, bool *in_scope)
 {
+    *in_scope = false;
     if (r->user_id <= 0)
         return -1;
-    char rid[24], uid[24];
-    snprintf(rid, sizeof rid, "%" PRId64, room_id);
+    char cid[24], rid[24], uid[24];
+    snprintf(cid, sizeof cid, "%" PRId64, room->category_id);
+    snprintf(rid, sizeof rid, "%" PRId64, room->id);
     snprintf(uid, sizeof uid, "%" PRId64, r->user_id);
-    const char *p[] = { rid, uid };
-    PGresult *res = db_run(r->ch, "room_roles", 2, p);
+    const char *p[] = { cid, r->rq->user_uri, rid, uid };
+    PGresult *res = db_run(r->ch, "room_rights", 4, p);
     int roles = -1;
-    if (pq_ok_tuples(res)) {
-        roles = 0;
-        for (int i = 0; i < PQntuples(res); i++)
-            roles |= 1 << atoi(PQgetvalue(res, i, 0));
+    if (pq_ok_tuples(res) && PQntuples(res) == 1) {
+        *in_scope = truthy(PQgetvalue(res, 0, 0));
+        roles = atoi(PQgetvalue(res, 0, 1));
     }
     PQclear(res);
     return roles;

@@ -35,6 +35,7 @@ enum session_role { SESSION_LOOKUP, SESSION_CHANNEL };
 struct fe_session_room {
     uint64_t room_id;
     uint64_t start_seq;            /* deliver this room's events with seq > start_seq */
+    char *room_uri;                /* as the client was given it (byte-exact, PROTOCOL §3.3) */
 };
 
 struct fe_outdoc {                 /* one queued server -> client INFO body */
@@ -74,6 +75,18 @@ enum req_purpose {
     REQ_SESSION_END,     /* the session's memberships must go */
     REQ_ROOM_FETCH,      /* gap repair / catch-up of a room: events go to every member */
     REQ_FRONTEND_RESET,
+    REQ_POLICY,          /* a SUBSCRIBE or INVITE waits for the user's chat policy */
+    REQ_NODE_STATUS,     /* periodic report of this node to the store */
+};
+
+/* A SIP request held until the store answers (policy check), and what to do then. */
+struct fe_pending_sip {
+    nua_handle_t *nh;
+    nua_saved_event_t saved[1];
+    sip_method_t method;           /* sip_method_subscribe or sip_method_invite */
+    enum session_role role;
+    char *user, *user_agent, *target;
+    uint32_t cseq;
 };
 
 struct fe_request {
@@ -91,6 +104,9 @@ struct fe_request {
     nua_saved_event_t saved[1];
     int worker;                    /* index in fe.workers while in flight, else -1 */
     uint32_t attempt;
+    int64_t not_before;            /* mono µs: waiting in the retry list until then */
+    struct fe_pending_sip *pending;  /* REQ_POLICY */
+    char *user_uri;                /* REQ_POLICY: the user asked about */
     struct fe_request *next, *prev;
 };
 
@@ -133,6 +149,11 @@ struct fe {
     struct fe_request *ready_head, *ready_tail; /* waiting for worker credit */
     int ready_len;
     uint64_t next_request_id, next_session_id;
+    struct fe_request *retry_head; /* store jobs that must not be lost, waiting to retry */
+    struct hmap policies;          /* hash(user) -> cached policy (sip.c) */
+    char state[16];                /* "active" or "draining" (set by the operator) */
+    char address[80];              /* sip_address:sip_port, for status reports */
+    int64_t last_report;           /* mono µs of the last node status report */
     struct fe_stats stats;
 };
 
@@ -140,6 +161,12 @@ struct fe {
 void fe_nua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua,
                      struct fe *fe, nua_handle_t *nh, struct fe_session *s,
                      sip_t const *sip, tagi_t tags[]);
+
+/* sip.c */
+/* The store answered a policy request (status 200 enabled, 403 disabled, else unknown). */
+void sip_policy_answered(struct fe *fe, struct fe_request *r, int status);
+void sip_pending_free(struct fe_pending_sip *p);
+void sip_janitor(struct fe *fe);
 
 /* session.c */
 struct fe_session *session_new(struct fe *fe, nua_handle_t *nh, enum session_role role,
@@ -185,6 +212,8 @@ void rooms_remove_session(struct fe *fe, struct fe_session *s, uint64_t room_id)
 /* Events fetched from a worker (gap repair). */
 void rooms_fetched(struct fe *fe, uint64_t room_id, Pchat__RoomEvent **events, size_t n);
 void rooms_janitor(struct fe *fe);
+/* An event told directly by an operator tool (pchatctl) rather than published. */
+void rooms_notice(struct fe *fe, const Pchat__RoomEvent *ev);
 
 /* admit.c */
 enum admit_verdict { ADMIT_ACCEPT, ADMIT_REJECT };

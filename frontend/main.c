@@ -34,6 +34,9 @@ static void janitor_tick(struct fe *fe, su_timer_t *t, void *arg)
     router_janitor(fe);
     rooms_janitor(fe);
     sessions_janitor(fe);
+    static int ticks;
+    if (++ticks % 100 == 0)   /* every 10 s */
+        sip_janitor(fe);
 }
 
 static int start_sip(struct fe *fe)
@@ -100,6 +103,9 @@ int main(int argc, char **argv)
     hmap_init(&fe.sessions);
     hmap_init(&fe.rooms);
     hmap_init(&fe.inflight);
+    hmap_init(&fe.policies);
+    snprintf(fe.state, sizeof fe.state, "active");
+    snprintf(fe.address, sizeof fe.address, "%s:%d", cfg.frontend.sip_address, cfg.frontend.sip_port);
     the_fe = &fe;
 
     if (strcmp(cfg.auth.mode, "none") == 0)

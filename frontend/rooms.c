@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zmq.h>
 
 #include "log.h"
+#include "sbuf.h"
 #include "util.h"
 #include "wire.h"
 
@@ -87,9 +89,62 @@ static void deliver_to(struct fe *fe, struct fe_session *s, const Pchat__RoomEve
     session_send(fe, s, ev->document.data, ev->document.len);
 }
 
-/* Deliver the next event in sequence to every member and keep it in the ring (takes it). */
-static void deliver(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *ev)
+/* An operator removed these users from the room (member removed, room disabled, ...): every
+ * local member sees them leave (ntc:part), their own sessions included, and their sessions
+ * leave the room so nothing more reaches them. */
+static void evict(struct fe *fe, struct fe_room *room, const Pchat__RoomEvent *ev)
 {
+    struct sbuf b;
+    sbuf_init(&b, 8192);
+    char uri[320];
+    snprintf(uri, sizeof uri, "ma-chan://%s/", fe->cfg->pool.domain);
+    for (size_t u = 0; u < ev->n_evict_users; u++) {
+        const char *who = ev->evict_users[u];
+        const char *room_uri = NULL;
+        /* the room's URI as the clients know it: from any member's joined entry */
+        for (int i = 0; i < room->n_sessions && !room_uri; i++) {
+            struct fe_session_room *sr = session_room(room->sessions[i], room->id);
+            room_uri = sr ? sr->room_uri : NULL;
+        }
+        if (!room_uri)
+            return;
+        sbuf_reset(&b);
+        xccos_render_ntc_part(&b, random_u64() >> 1, who, room_uri);
+        for (int i = 0; i < room->n_sessions; i++)
+            session_send(fe, room->sessions[i], b.data, b.len);
+    }
+    sbuf_free(&b);
+    /* then take the evicted users' sessions out (removing from the array as we go) */
+    for (int i = room->n_sessions - 1; i >= 0 && i < room->n_sessions; i--) {
+        struct fe_session *s = room->sessions[i];
+        for (size_t u = 0; u < ev->n_evict_users; u++) {
+            if (strcasecmp(s->user_uri, ev->evict_users[u]) == 0) {
+                if (room->n_sessions == 1) {
+                    /* the room goes away with its last session: finish through the session */
+                    session_parted(fe, s, room->id);
+                    return;
+                }
+                session_parted(fe, s, room->id);
+                break;
+            }
+        }
+    }
+}
+
+/* Deliver the next event in sequence to every member and keep it in the ring (takes it).
+ * Returns the room, or NULL when an eviction emptied it and it is gone. */
+static struct fe_room *deliver(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *ev)
+{
+    if (ev->kind == PCHAT__ROOM_EVENT__KIND__CHANGE && ev->n_evict_users > 0) {
+        uint64_t id = room->id;
+        room->next_seq = ev->seq + 1;
+        evict(fe, room, ev);
+        room = hmap_get(&fe->rooms, id);
+        if (!room) {   /* everyone left */
+            pchat__room_event__free_unpacked(ev, NULL);
+            return NULL;
+        }
+    }
     for (int i = 0; i < room->n_sessions; i++)
         deliver_to(fe, room->sessions[i], ev);
     int slot = (int)(ev->seq % RING_SIZE);
@@ -97,6 +152,7 @@ static void deliver(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *ev)
         pchat__room_event__free_unpacked(room->ring[slot], NULL);
     room->ring[slot] = ev;
     room->next_seq = ev->seq + 1;
+    return room;
 }
 
 static void accept_event(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *ev)
@@ -115,12 +171,25 @@ static void accept_event(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *
             room->gap_since = mono_us();
         return;
     }
-    deliver(fe, room, ev);
+    room = deliver(fe, room, ev);
     Pchat__RoomEvent *next;
-    while ((next = hmap_del(&room->pending, room->next_seq)) != NULL)
-        deliver(fe, room, next);
-    if (room->pending.count == 0)
+    while (room && (next = hmap_del(&room->pending, room->next_seq)) != NULL)
+        room = deliver(fe, room, next);
+    if (room && room->pending.count == 0)
         room->gap_since = 0;
+}
+
+void rooms_notice(struct fe *fe, const Pchat__RoomEvent *ev)
+{
+    struct fe_room *room = hmap_get(&fe->rooms, ev->room_id);
+    if (!room)
+        return;
+    size_t len;
+    uint8_t *buf = wire_pack_event(ev, &len);
+    Pchat__RoomEvent *copy = pchat__room_event__unpack(NULL, len, buf);
+    free(buf);
+    if (copy)
+        accept_event(fe, room, copy);
 }
 
 void rooms_drain(struct fe *fe)
@@ -163,11 +232,15 @@ void rooms_fetched(struct fe *fe, uint64_t room_id, Pchat__RoomEvent **events, s
         uint8_t *buf = wire_pack_event(events[i], &len);
         Pchat__RoomEvent *copy = pchat__room_event__unpack(NULL, len, buf);
         free(buf);
-        if (copy && copy->room_id == room_id)
+        room = hmap_get(&fe->rooms, room_id);   /* an eviction may have emptied it */
+        if (copy && room && copy->room_id == room_id)
             accept_event(fe, room, copy);
         else if (copy)
             pchat__room_event__free_unpacked(copy, NULL);
     }
+    room = hmap_get(&fe->rooms, room_id);
+    if (!room)
+        return;
     if (n > 0)
         fe->stats.gaps_repaired++;
     /* the store has no event for the missing sequence numbers (purged): skip over them
@@ -185,9 +258,10 @@ void rooms_fetched(struct fe *fe, uint64_t room_id, Pchat__RoomEvent **events, s
                  (unsigned long long)lowest - 1);
         room->next_seq = lowest;
         Pchat__RoomEvent *next;
-        while ((next = hmap_del(&room->pending, room->next_seq)) != NULL)
-            deliver(fe, room, next);
-        room->gap_since = room->pending.count ? mono_us() : 0;
+        while (room && (next = hmap_del(&room->pending, room->next_seq)) != NULL)
+            room = deliver(fe, room, next);
+        if (room)
+            room->gap_since = room->pending.count ? mono_us() : 0;
     }
 }
 

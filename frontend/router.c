@@ -83,6 +83,9 @@ struct fe_request *request_new(struct fe *fe, enum req_purpose purpose, uint64_t
 
 void request_free(struct fe_request *r)
 {
+    if (r->pending)   /* a held SIP request nobody answered yet: answer it now */
+        sip_policy_answered(NULL, r, 503);
+    free(r->user_uri);
     free(r->body);
     free(r);
 }
@@ -162,7 +165,7 @@ static void build_request(struct fe *fe, struct fe_request *r, Pchat__Request *q
     q->frontend_id = fe->id;
     q->incarnation = fe->incarnation;
     q->session_id = r->session_id;
-    q->user_uri = s ? s->user_uri : "";
+    q->user_uri = r->user_uri ? r->user_uri : s ? s->user_uri : "";
     q->user_agent = s ? s->user_agent : "";
     q->service_uri = s ? s->service_uri : "";
     q->deadline_us = r->deadline == INT64_MAX ? 0 : now_us() + (r->deadline - mono_us());
@@ -184,6 +187,16 @@ static void build_request(struct fe *fe, struct fe_request *r, Pchat__Request *q
         break;
     case REQ_FRONTEND_RESET:
         q->kind = PCHAT__REQUEST__KIND__FRONTEND_RESET;
+        break;
+    case REQ_POLICY:
+        q->kind = PCHAT__REQUEST__KIND__POLICY;
+        break;
+    case REQ_NODE_STATUS:
+        q->kind = PCHAT__REQUEST__KIND__NODE_STATUS;
+        q->node_address = fe->address;
+        q->node_sessions = (uint32_t)fe->sessions.count;
+        q->node_workers = (uint32_t)router_live_workers(fe);
+        q->node_state = fe->state;
         break;
     }
 }
@@ -291,6 +304,8 @@ static void request_fail(struct fe *fe, struct fe_request *r, const char *why)
     }
     if (r->purpose == REQ_ROOM_FETCH)
         rooms_fetched(fe, r->room_id, NULL, 0);
+    if (r->purpose == REQ_POLICY)
+        sip_policy_answered(fe, r, 503);
     if (s && s->req_inflight == r)
         session_next(fe, s);
     request_free(r);
@@ -332,6 +347,25 @@ static void handle_reply(struct fe *fe, Pchat__Reply *rep)
         break;
     case REQ_SESSION_END:
     case REQ_FRONTEND_RESET:
+        if (rep->sip_status == 503) {
+            /* the store is away: these must not be lost, so try again in a second */
+            r->worker = -1;
+            r->not_before = mono_us() + 1000000;
+            r->next = fe->retry_head;
+            fe->retry_head = r;
+            return;
+        }
+        break;
+    case REQ_POLICY:
+        sip_policy_answered(fe, r, (int)rep->sip_status);
+        break;
+    case REQ_NODE_STATUS:
+        if (rep->sip_status == 200 && rep->sip_reason &&
+            (strcmp(rep->sip_reason, "active") == 0 || strcmp(rep->sip_reason, "draining") == 0) &&
+            strcmp(rep->sip_reason, fe->state) != 0) {
+            log_info("node state is now %s (set by an operator)", rep->sip_reason);
+            snprintf(fe->state, sizeof fe->state, "%s", rep->sip_reason);
+        }
         break;
     }
     if (s && s->req_inflight == r)
@@ -392,6 +426,9 @@ void router_drain(struct fe *fe)
             break;
         case PCHAT__TO_FRONTEND__BODY_REPLY:
             handle_reply(fe, m->reply);
+            break;
+        case PCHAT__TO_FRONTEND__BODY_NOTICE:
+            rooms_notice(fe, m->notice);
             break;
         case PCHAT__TO_FRONTEND__BODY_HEARTBEAT:
             if (wi >= 0 && !fe->workers[wi].alive)
@@ -468,6 +505,22 @@ void router_janitor(struct fe *fe)
             if (fe->workers[i].alive)
                 worker_send(fe, i, &m);
     }
+    /* store jobs that failed for want of a store go again when due */
+    for (struct fe_request **pp = &fe->retry_head; *pp;) {
+        struct fe_request *r = *pp;
+        if (r->not_before > now) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        r->not_before = 0;
+        ready_push_back(fe, r);
+    }
+    /* this node's state for pchatctl pool status; the answer carries the wanted state */
+    if (now - fe->last_report >= 5000000 && router_live_workers(fe) > 0) {
+        fe->last_report = now;
+        router_submit(fe, request_new(fe, REQ_NODE_STATUS, 0));
+    }
     /* every wait has a deadline: requests still waiting for credit past it are answered */
     for (struct fe_request *r = fe->ready_head, *next; r; r = next) {
         next = r->next;
@@ -514,6 +567,11 @@ void router_close(struct fe *fe)
     while (hmap_next(&fe->inflight, &pos, NULL, &v))
         request_free(v);
     hmap_free(&fe->inflight);
+    while (fe->retry_head) {
+        struct fe_request *r = fe->retry_head;
+        fe->retry_head = r->next;
+        request_free(r);
+    }
     if (fe->router)
         zmq_close(fe->router);
     if (fe->sub)

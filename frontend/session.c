@@ -178,7 +178,6 @@ void session_info_answered(struct fe *fe, struct fe_session *s, int status)
 void session_joined(struct fe *fe, struct fe_session *s, uint64_t room_id, uint64_t seq,
                     const char *room_uri)
 {
-    (void)room_uri;
     if (s->ended || session_room(s, room_id))
         return;
     if (s->n_rooms == s->cap_rooms) {
@@ -187,7 +186,7 @@ void session_joined(struct fe *fe, struct fe_session *s, uint64_t room_id, uint6
         if (!s->rooms)
             abort();
     }
-    s->rooms[s->n_rooms++] = (struct fe_session_room){ room_id, seq };
+    s->rooms[s->n_rooms++] = (struct fe_session_room){ room_id, seq, xstrdup(room_uri ? room_uri : "") };
     rooms_add_session(fe, s, room_id, seq);
 }
 
@@ -196,6 +195,7 @@ void session_parted(struct fe *fe, struct fe_session *s, uint64_t room_id)
     for (int i = 0; i < s->n_rooms; i++) {
         if (s->rooms[i].room_id != room_id)
             continue;
+        free(s->rooms[i].room_uri);
         s->rooms[i] = s->rooms[--s->n_rooms];
         rooms_remove_session(fe, s, room_id);
         return;

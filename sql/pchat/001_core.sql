@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS rooms (
     type          smallint NOT NULL DEFAULT 0 CHECK (type IN (0, 1)),
     disabled      boolean NOT NULL DEFAULT false,
     invitations   smallint NOT NULL DEFAULT 0 CHECK (invitations IN (0, 1)), -- 0 inherit, 1 off
-    addin         text,
     last_seq      bigint NOT NULL DEFAULT 0,   -- per-room event sequence (posts, joins, parts)
     created_at    timestamptz NOT NULL DEFAULT now()
 );
@@ -70,19 +69,20 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (room_id, seq)
 );
 
--- Join/part notices share the room's sequence with posts so a front end can detect and
--- repair any gap; kept for a while for gap repair, not as history.
--- kind: 1 join, 2 part.
+-- Join/part notices and operator changes share the room's sequence with posts so a front
+-- end can detect and repair any gap; kept for gap repair, not as history.
+-- kind: 1 join, 2 part, 3 change (detail: users evicted, comma-separated URIs).
 CREATE TABLE IF NOT EXISTS room_events (
     room_id      bigint NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     seq          bigint NOT NULL,
     kind         smallint NOT NULL,
-    user_id      bigint NOT NULL REFERENCES users(id),
-    frontend_id  text NOT NULL,
-    session_id   bigint NOT NULL,
+    user_id      bigint REFERENCES users(id),     -- NULL for an operator change
+    frontend_id  text NOT NULL DEFAULT '',
+    session_id   bigint NOT NULL DEFAULT 0,
     manager      boolean NOT NULL DEFAULT false,
     quiet        boolean NOT NULL DEFAULT false,  -- not shown (same user already in the room,
                                                   -- or above the participant-update limit)
+    detail       text,
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (room_id, seq)
 );
