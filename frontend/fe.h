@@ -137,7 +137,8 @@ struct fe {
     bool nua_down;                 /* nua_r_shutdown completed */
 
     void *zctx, *router, *sub;
-    int router_wait, sub_wait;     /* su_root registrations */
+    void *monitor;                 /* PAIR receiving the ROUTER's disconnect events */
+    int router_wait, sub_wait, monitor_wait;   /* su_root registrations */
     su_timer_t *drain_timer;       /* 0 ms re-arm while ZeroMQ still has input */
     su_timer_t *janitor;
 

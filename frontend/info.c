@@ -18,7 +18,7 @@
 #include "util.h"
 
 /* Requests one session may have waiting behind the one in flight. */
-#define SESSION_REQUESTS_MAX 64
+#define SESSION_REQUESTS_MAX 256
 
 static void respond_error(struct fe *fe, nua_handle_t *nh, int status, const char *phrase,
                           const char *diagnostic)

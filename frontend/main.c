@@ -49,7 +49,10 @@ static int start_sip(struct fe *fe)
                          NUTAG_URL(url),
                          /* the application answers these itself (sofia-sip-wire-notes.md:
                             both APPL_METHOD and ALLOW are needed) */
-                         NUTAG_APPL_METHOD("REGISTER, INFO, UPDATE, SUBSCRIBE, SERVICE"),
+                         /* the whole set including sofia's defaults (INVITE, PUBLISH): a
+                            list that drops some of them makes 1.12.11 read uninitialised
+                            memory while merging it (valgrind; crashes in some layouts) */
+                         NUTAG_APPL_METHOD("INVITE, REGISTER, PUBLISH, SUBSCRIBE, INFO, UPDATE, SERVICE"),
                          NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, "
                                      "SUBSCRIBE, NOTIFY, REGISTER, SERVICE"),
                          NUTAG_ALLOW_EVENTS("vnd-microsoft-provisioning-v2"),
@@ -76,9 +79,14 @@ static void stop_sip(struct fe *fe)
         return;
     nua_shutdown(fe->nua);
     /* let NUA finish its shutdown (it answers nua_r_shutdown >= 200) for a short while */
-    for (int i = 0; i < 100 && !fe->nua_down; i++)
+    /* it BYEs the sessions still open; give it a few seconds (clients that are gone make
+       those BYEs fail quickly or time out) */
+    for (int i = 0; i < 250 && !fe->nua_down; i++)
         su_root_step(fe->root, 20);
-    nua_destroy(fe->nua);
+    if (fe->nua_down)
+        nua_destroy(fe->nua);
+    else
+        log_warn("SIP stack did not finish its shutdown in 5 s; exiting anyway");
     fe->nua = NULL;
 }
 

@@ -462,8 +462,12 @@ static void worker_died(struct fe *fe, int wi, int64_t silent_ms)
         if (r->worker == wi && n < (int)ARRAY_LEN(list))
             list[n++] = r;
     }
-    log_warn("worker %s silent for %lld ms: declared dead, re-dispatching its %d requests",
-             w->name, (long long)silent_ms, n);
+    if (silent_ms < 0)
+        log_warn("worker %s is unreachable: declared dead, re-dispatching its %d requests",
+                 w->name, n);
+    else
+        log_warn("worker %s silent for %lld ms: declared dead, re-dispatching its %d requests",
+                 w->name, (long long)silent_ms, n);
     for (int i = 0; i < n; i++) {
         for (int j = i + 1; j < n; j++)
             if (list[j]->id > list[i]->id) {
@@ -492,7 +496,7 @@ void router_janitor(struct fe *fe)
     for (int i = 0; i < fe->n_workers; i++) {
         struct fe_worker *w = &fe->workers[i];
         if (w->alive && now - w->last_seen > timeout)
-            worker_died(fe, i, (now - w->last_seen) / 1000);
+            worker_died(fe, i, w->last_seen ? (now - w->last_seen) / 1000 : -1);
     }
     if (now - last_heartbeat >= hb) {
         last_heartbeat = now;
@@ -535,6 +539,46 @@ void router_janitor(struct fe *fe)
 
 /* ---- sockets ----------------------------------------------------------------------------- */
 
+/* A worker's TCP connection closed: find out at once which worker it was, instead of
+ * waiting for its heartbeats to stop. With ROUTER_MANDATORY a send to a peer whose pipe is
+ * gone fails with EHOSTUNREACH, so a heartbeat to each worker tells. */
+static void monitor_drain(struct fe *fe)
+{
+    bool disconnected = false;
+    for (int n = 0; n < 64; n++) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, fe->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        if (zmq_msg_size(&ev) >= 2) {
+            uint16_t id;
+            memcpy(&id, zmq_msg_data(&ev), sizeof id);
+            disconnected |= id == ZMQ_EVENT_DISCONNECTED;
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        if (more) {   /* the endpoint frame */
+            zmq_msg_t addr;
+            zmq_msg_init(&addr);
+            zmq_msg_recv(&addr, fe->monitor, ZMQ_DONTWAIT);
+            zmq_msg_close(&addr);
+        }
+    }
+    if (!disconnected)
+        return;
+    Pchat__Heartbeat h = PCHAT__HEARTBEAT__INIT;
+    h.sent_us = (uint64_t)now_us();
+    Pchat__ToWorker m = PCHAT__TO_WORKER__INIT;
+    m.body_case = PCHAT__TO_WORKER__BODY_HEARTBEAT;
+    m.heartbeat = &h;
+    for (int i = 0; i < fe->n_workers; i++)
+        if (fe->workers[i].alive)
+            worker_send(fe, i, &m);
+    router_janitor(fe);
+}
+
 int router_open(struct fe *fe)
 {
     fe->zctx = zmq_ctx_new();
@@ -549,14 +593,31 @@ int router_open(struct fe *fe)
         return -1;
     }
     fe->router_wait = zmq_su_register(fe, fe->router, router_drain);
-    return fe->router_wait < 0 ? -1 : 0;
+    if (fe->router_wait < 0)
+        return -1;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://router-monitor-%p", (void *)fe);
+    if (zmq_socket_monitor(fe->router, ep, ZMQ_EVENT_DISCONNECTED) == 0) {
+        fe->monitor = zmq_socket(fe->zctx, ZMQ_PAIR);
+        wire_socket_defaults(fe->monitor);
+        if (zmq_connect(fe->monitor, ep) == 0)
+            fe->monitor_wait = zmq_su_register(fe, fe->monitor, monitor_drain);
+    }
+    return 0;
 }
 
 void router_close(struct fe *fe)
 {
+    if (fe->monitor_wait > 0)
+        zmq_su_unregister(fe, fe->monitor_wait);
     if (fe->router_wait > 0)
         zmq_su_unregister(fe, fe->router_wait);
-    fe->router_wait = 0;
+    fe->router_wait = fe->monitor_wait = 0;
+    if (fe->router)
+        zmq_socket_monitor(fe->router, NULL, 0);
+    if (fe->monitor)
+        zmq_close(fe->monitor);
+    fe->monitor = NULL;
     while (fe->ready_head) {
         struct fe_request *r = fe->ready_head;
         ready_remove(fe, r);

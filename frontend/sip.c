@@ -396,6 +396,11 @@ void fe_nua_callback(nua_event_t event, int status, char const *phrase, nua_t *n
         if (!s)
             nua_handle_destroy(nh);
         break;
+    case nua_i_publish:
+        nua_respond(nh, 489, "Bad Event", NUTAG_WITH_THIS(fe->nua), TAG_END());
+        if (!s)
+            nua_handle_destroy(nh);
+        break;
     case nua_i_message:
         nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(fe->nua), TAG_END());
         if (!s)

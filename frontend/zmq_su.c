@@ -15,7 +15,7 @@ struct zmq_watch {
     void (*drain)(struct fe *);
 };
 
-#define MAX_WATCHES 4
+#define MAX_WATCHES 6
 static struct zmq_watch watches[MAX_WATCHES];
 static int n_watches;
 static bool prepoll_added;
