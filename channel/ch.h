@@ -9,11 +9,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <libpq-fe.h>
+#include <zmq.h>
 
 #include "pq.h"
 
 #include "config.h"
 #include "hmap.h"
+#include "metrics.h"
 #include "pchat.pb-c.h"
 #include "sbuf.h"
 #include "xccos.h"
@@ -34,7 +36,16 @@ struct ch_link {
 struct ch_job {
     struct ch_job *next;
     int link;
+    int64_t received;           /* mono µs */
     Pchat__ToWorker *msg;
+};
+
+#define CH_KINDS 6   /* Request kinds, for metrics */
+
+struct ch_stats {
+    uint64_t by_kind[CH_KINDS][3];   /* ok, refused (4xx), failed (5xx) */
+    uint64_t posts, published, reconnects;
+    struct histogram latency, wait;
 };
 
 struct ch {
@@ -51,6 +62,8 @@ struct ch {
     struct hmap user_ids;       /* hash of user URI -> user id (cache; ids never change) */
     bool stopping;
     uint64_t served, failed;
+    struct ch_stats stats;
+    struct metrics_server *metrics;
 };
 
 /* What one request produces: a reply and the events to publish once committed. */
@@ -102,6 +115,12 @@ void links_poll_in(struct ch *ch, int timeout_ms);
 void links_tick(struct ch *ch);
 void link_reply(struct ch *ch, int link, Pchat__Reply *reply);
 void publish_event(struct ch *ch, const Pchat__RoomEvent *ev);
+
+/* stats.c */
+int stats_open(struct ch *ch);
+void stats_close(struct ch *ch);
+int stats_poll_items(struct ch *ch, zmq_pollitem_t *items, int max);
+void stats_handle(struct ch *ch, const zmq_pollitem_t *items, int n);
 
 /* dispatch.c */
 void job_run(struct ch *ch, struct ch_job *job);

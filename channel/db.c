@@ -176,6 +176,7 @@ int db_ensure(struct ch *ch)
         log_warn("chat store unavailable: %s (retrying every second)", err);
         return -1;
     }
+    ch->stats.reconnects++;
     log_info("connected to the chat store");
     return 0;
 }

@@ -149,6 +149,7 @@ void job_run(struct ch *ch, struct ch_job *job)
     struct ch_result res;
     result_init(&res, rq);
     struct ch_req r = { .ch = ch, .rq = rq, .res = &res };
+    int64_t started = mono_us();
     snprintf(r.request_key, sizeof r.request_key, "%s:%" PRIu64 ":%" PRIu64, rq->frontend_id,
              rq->incarnation, rq->request_id);
 
@@ -180,6 +181,19 @@ void job_run(struct ch *ch, struct ch_job *job)
     if (!res.events_in_reply)
         for (size_t i = 0; i < res.n_events; i++)
             publish_event(ch, res.events[i]);
+    int64_t done = mono_us();
+    histogram_observe(&ch->stats.wait, (double)(started - job->received) / 1e6);
+    histogram_observe(&ch->stats.latency, (double)(done - started) / 1e6);
+    /* the outcome as the client sees it: a post's SIP status, else the first reply's code */
+    int code = (int)res.reply.sip_status;
+    if (!code && res.n_docs) {
+        const char *c = strstr((const char *)res.docs[0].data, "<resp code=\"");
+        code = c ? atoi(c + 12) : 200;
+    }
+    if (rq->kind < CH_KINDS)
+        ch->stats.by_kind[rq->kind][code == 0 || code == 200 ? 0 : code >= 500 ? 2 : 1]++;
+    if (rq->kind == PCHAT__REQUEST__KIND__XCCOS && r.cmd && r.cmd->cmd == XCMD_GRPCHAT && code == 200)
+        ch->stats.posts++;
     send_reply(ch, job->link, &res);
     ch->served++;
     xccos_cmd_free(r.cmd);

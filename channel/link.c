@@ -89,6 +89,7 @@ static void enqueue(struct ch *ch, int link, Pchat__ToWorker *m)
 {
     struct ch_job *j = xcalloc(1, sizeof *j);
     j->link = link;
+    j->received = mono_us();
     j->msg = m;
     if (ch->jobs_tail)
         ch->jobs_tail->next = j;
@@ -129,14 +130,16 @@ static void read_link(struct ch *ch, int i)
 
 void links_poll_in(struct ch *ch, int timeout_ms)
 {
-    zmq_pollitem_t items[CONFIG_MAX_FRONTENDS];
+    zmq_pollitem_t items[CONFIG_MAX_FRONTENDS + METRICS_MAX_CONNECTIONS + 2];
     for (int i = 0; i < ch->n_links; i++)
         items[i] = (zmq_pollitem_t){ ch->links[i].dealer, 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll(items, ch->n_links, timeout_ms) < 0)
+    int n_stats = stats_poll_items(ch, items + ch->n_links, METRICS_MAX_CONNECTIONS + 2);
+    if (zmq_poll(items, ch->n_links + n_stats, timeout_ms) < 0)
         return;
     for (int i = 0; i < ch->n_links; i++)
         if (items[i].revents & ZMQ_POLLIN)
             read_link(ch, i);
+    stats_handle(ch, items + ch->n_links, n_stats);
 }
 
 void links_tick(struct ch *ch)
@@ -174,6 +177,7 @@ void link_reply(struct ch *ch, int link, Pchat__Reply *reply)
 
 void publish_event(struct ch *ch, const Pchat__RoomEvent *ev)
 {
+    ch->stats.published++;
     if (wire_publish(ch->pub, ev) < 0)
         log_warn("cannot publish event %llu of room %llu: %s", (unsigned long long)ev->seq,
                  (unsigned long long)ev->room_id, zmq_strerror(errno));

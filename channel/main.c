@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     }
     if (db_ensure(&ch) < 0)
         log_warn("starting without the chat store; requests get 503 until it is reachable");
-    if (links_open(&ch) < 0)
+    if (stats_open(&ch) < 0 || links_open(&ch) < 0)
         return 1;
     log_info("ready: worker %s serving %d front end(s)", ch.id, ch.n_links);
 
@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         free(job);
     }
     links_close(&ch);
+    stats_close(&ch);
     db_drop(&ch);
     hmap_free(&ch.user_ids);
     config_free(&cfg);

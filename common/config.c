@@ -339,6 +339,11 @@ static const struct config_key config_keys[] = {
     INT_KEY("frontend.heartbeat_ms", frontend.heartbeat_ms, 1000, 100, 60000),
     INT_KEY("frontend.worker_timeout_ms", frontend.worker_timeout_ms, 3000, 300, 600000),
     INT_KEY("frontend.metrics_port", frontend.metrics_port, 0, 0, 65535),
+    INT_KEY("frontend.admit_delay_high_ms", frontend.admit_delay_high_ms, 50, 1, 60000),
+    INT_KEY("frontend.admit_delay_low_ms", frontend.admit_delay_low_ms, 20, 0, 60000),
+    INT_KEY("frontend.admit_hold_ms", frontend.admit_hold_ms, 500, 0, 60000),
+    INT_KEY("frontend.admit_post_delay_ms", frontend.admit_post_delay_ms, 250, 1, 120000),
+    INT_KEY("frontend.outbound_high", frontend.outbound_high, 20000, 100, 10000000),
 
     RECORDS_KEY("channel.frontends", channel.frontends, channel.n_frontends,
                 "[{id: fe1, router: \"tcp://127.0.0.1:5570\", events: \"tcp://127.0.0.1:5571\"}]",
@@ -384,6 +389,8 @@ static const struct order_rule {
       "or a live worker is declared dead between two heartbeats" },
     { "channel.heartbeat_ms", "channel.frontend_timeout_ms", true,
       "or a live front end is declared dead between two heartbeats" },
+    { "frontend.admit_delay_low_ms", "frontend.admit_delay_high_ms", true,
+      "shedding stops below the low mark and starts above the high one" },
 };
 
 /* URIs that default to a fixed user at pool.domain. */
@@ -630,6 +637,14 @@ static void free_record(const struct record_table *rt, void *record)
             *slot = NULL;
         }
     }
+    if (rt == &adapter_table) {
+        struct config_adapter *a = record;
+        for (int i = 0; i < a->n_options; i++) {
+            free(a->options[i].key);
+            free(a->options[i].value);
+        }
+        a->n_options = 0;
+    }
 }
 
 static void *record_at(const struct record_table *rt, void *array, int i)
@@ -804,6 +819,54 @@ static int load_string_list(const struct source *src, const struct config_key *r
     return 0;
 }
 
+/* compliance.adapters[].options: `name: value` pairs the service hands to the adapter's init
+ * as they are; the adapter says which it accepts. Names follow the adapter-name rule. */
+static int load_adapter_options(const struct source *src, struct config_adapter *a,
+                                const yaml_node_t *node, const char *key)
+{
+    char why[WHY_LEN], opt_key[3 * CONFIG_KEY_MAX];
+    if (is_null(node))
+        return 0;
+    if (node->type != YAML_MAPPING_NODE) {
+        snprintf(why, sizeof why, "must be a mapping of \"name: value\" lines, not %s", kind_of(node));
+        return fail_key(src, line_of(node), key, why);
+    }
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node_at(src, p->key), *vn = node_at(src, p->value);
+        int rc = -1;
+        char where[2 * CONFIG_KEY_MAX + 8];
+        snprintf(where, sizeof where, "in %s", key);
+        const char *name = key_text(src, kn, where, &rc);
+        if (!name)
+            return rc;
+        snprintf(opt_key, sizeof opt_key, "%s.%s", key, name);
+        if (!check_name(name, why, sizeof why))
+            return fail_key(src, line_of(kn), opt_key, why);
+        for (int i = 0; i < a->n_options; i++)
+            if (strcmp(a->options[i].key, name) == 0)
+                return fail_at(src, line_of(kn), "duplicate key \"%s\"", opt_key);
+        if (a->n_options == CONFIG_MAX_ADAPTER_OPTIONS) {
+            snprintf(why, sizeof why, "must have at most %d entries", CONFIG_MAX_ADAPTER_OPTIONS);
+            return fail_key(src, line_of(kn), key, why);
+        }
+        const char *text = scalar_text(src, vn, opt_key, &rc);
+        if (!text)
+            return rc;
+        if (!check_string(NULL, text, why, sizeof why))
+            return fail_key(src, line_of(vn), opt_key, why);
+        char *k = strdup(name), *v = strdup(text);
+        if (!k || !v) {
+            free(k);
+            free(v);
+            return fail_key(src, line_of(vn), opt_key, "could not be stored: out of memory");
+        }
+        a->options[a->n_options].key = k;
+        a->options[a->n_options].value = v;
+        a->n_options++;
+    }
+    return 0;
+}
+
 /* One entry of a list of records: a mapping of the record table's sub-keys. */
 static int load_record(const struct source *src, const struct record_table *rt, void *record,
                        const yaml_node_t *node, const char *entry_key, int *unique_line)
@@ -819,6 +882,7 @@ static int load_record(const struct source *src, const struct record_table *rt, 
             return fail_key(src, line_of(node), entry_key, why);
     }
     int seen[CONFIG_RECORD_KEYS_MAX] = { 0 };
+    int options_line = 0;
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = node_at(src, p->key), *vn = node_at(src, p->value);
         int rc = -1;
@@ -828,6 +892,15 @@ static int load_record(const struct source *src, const struct record_table *rt, 
         if (!name)
             return rc;
         snprintf(sub_key, sizeof sub_key, "%s.%s", entry_key, name);
+        if (rt == &adapter_table && strcmp(name, "options") == 0) {
+            if (options_line)
+                return fail_at(src, line_of(kn), "duplicate key \"%s\" (first set on line %d)",
+                               sub_key, options_line);
+            options_line = line_of(kn);
+            if (load_adapter_options(src, record, vn, sub_key) < 0)
+                return -1;
+            continue;
+        }
         const struct config_key *sub = find_key(rt->keys, rt->n_keys, name);
         if (!sub) {
             const char *names[CONFIG_RECORD_KEYS_MAX];
@@ -1380,6 +1453,15 @@ void config_dump(const struct pchat_config *cfg, FILE *out)
                 fprintf(out, "%s%s: ", k == 0 ? "    - " : "      ", rt->keys[k].name);
                 dump_scalar(&rt->keys[k], record, out);
                 fputc('\n', out);
+            }
+            if (rt == &adapter_table) {
+                const struct config_adapter *a = record;
+                fputs(a->n_options == 0 ? "      options: {}\n" : "      options:\n", out);
+                for (int o = 0; o < a->n_options; o++) {
+                    fprintf(out, "        %s: ", a->options[o].key);
+                    dump_string(a->options[o].value, out);
+                    fputc('\n', out);
+                }
             }
         }
     }

@@ -91,6 +91,17 @@ struct pchat_config {
         int worker_timeout_ms;         /* frontend.worker_timeout_ms: silence after which a worker
                                           is dead, 300..600000 (3000), > heartbeat_ms */
         int metrics_port;              /* frontend.metrics_port: 0 = off, 1..65535 (0) */
+        /* admission control (DESIGN.md §3, docs/overload.md) */
+        int admit_delay_high_ms;       /* frontend.admit_delay_high_ms: queue delay that starts
+                                          shedding, 1..60000 (50) */
+        int admit_delay_low_ms;        /* frontend.admit_delay_low_ms: queue delay below which
+                                          shedding stops, 0..60000 (20), < high */
+        int admit_hold_ms;             /* frontend.admit_hold_ms: how long it must stay below
+                                          low before shedding stops, 0..60000 (500) */
+        int admit_post_delay_ms;       /* frontend.admit_post_delay_ms: queue delay at which
+                                          posts are shed too, 1..120000 (250) */
+        int outbound_high;             /* frontend.outbound_high: server INFOs queued over all
+                                          sessions that count as overload, 100..10000000 (20000) */
     } frontend;
 
     struct {

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "hmap.h"
+#include "metrics.h"
 #include "pchat.pb-c.h"
 #include "xccos.h"
 
@@ -40,6 +41,7 @@ struct fe_session_room {
 
 struct fe_outdoc {                 /* one queued server -> client INFO body */
     struct fe_outdoc *next;
+    int64_t queued;                /* mono µs */
     size_t len;
     char body[];
 };
@@ -63,6 +65,7 @@ struct fe_session {
     struct fe_outdoc *out_head, *out_tail; /* INFOs waiting to be sent */
     int out_len;
     int out_inflight;              /* INFOs sent, response not yet received */
+    int64_t out_sent_at;           /* mono µs the INFO in flight was queued */
 
     struct fe_request *req_head, *req_tail; /* requests waiting for the one in flight */
     int req_len;
@@ -120,9 +123,17 @@ struct fe_worker {
     bool alive;
 };
 
+#define XCMD_COUNT (XCMD_GRPCHAT + 1)
+enum info_outcome { OUT_ACCEPTED, OUT_REJECTED_503, OUT_REJECTED_OTHER, OUT_NO_SESSION, OUT_COUNT };
+
 struct fe_stats {
     uint64_t info_in, info_503, info_481, replies, deliveries, delivery_failures;
-    uint64_t gaps_repaired, redispatched, sessions_cut;
+    uint64_t gaps_repaired, redispatched, sessions_cut, late_answers;
+    uint64_t info_by_cmd[XCMD_COUNT][OUT_COUNT];  /* INFOs by command and what we answered */
+    uint64_t answered_by_cmd[XCMD_COUNT][3];      /* worker outcomes: ok, refused, failed */
+    struct histogram queue_delay;                 /* s a request waited for worker credit */
+    struct histogram request_latency;             /* s from INFO to the worker's reply */
+    struct histogram delivery_latency;            /* s from queueing an INFO to its 200 */
 };
 
 struct fe {
@@ -155,6 +166,12 @@ struct fe {
     char state[16];                /* "active" or "draining" (set by the operator) */
     char address[80];              /* sip_address:sip_port, for status reports */
     int64_t last_report;           /* mono µs of the last node status report */
+    struct metrics_server *metrics;
+    int out_total;                 /* outbound INFOs queued over all sessions */
+    int session_queued;            /* requests waiting in session queues */
+    bool overloaded;               /* admission control is shedding (admit.c) */
+    int64_t overload_since, calm_since;
+    uint64_t overload_episodes;
     struct fe_stats stats;
 };
 
@@ -216,9 +233,16 @@ void rooms_janitor(struct fe *fe);
 /* An event told directly by an operator tool (pchatctl) rather than published. */
 void rooms_notice(struct fe *fe, const Pchat__RoomEvent *ev);
 
+/* stats.c: /metrics and /healthz */
+int stats_open(struct fe *fe);
+void stats_close(struct fe *fe);
+void stats_tick(struct fe *fe);
+const char *xcmd_name(enum xccos_cmd_id cmd);
+
 /* admit.c */
 enum admit_verdict { ADMIT_ACCEPT, ADMIT_REJECT };
 enum admit_verdict admit_decide(struct fe *fe, struct fe_session *s, enum xccos_cmd_id cmd);
+bool admit_overloaded(struct fe *fe);
 int admit_retry_after(struct fe *fe);
 
 /* zmq_su.c: ZeroMQ sockets inside su_root */

@@ -47,12 +47,19 @@ static void answer_requri(struct fe *fe, struct fe_session *s, const char *body,
     xccos_cmd_free(cmd);
 }
 
+static enum xccos_cmd_id pl_cmd(sip_t const *sip)
+{
+    return sip && sip->sip_payload ? xccos_peek_cmd(sip->sip_payload->pl_data, sip->sip_payload->pl_len)
+                                   : XCMD_UNKNOWN;
+}
+
 void info_received(struct fe *fe, nua_handle_t *nh, struct fe_session *s, sip_t const *sip)
 {
     fe->stats.info_in++;
     if (!s || s->ended || !s->nh) {
         /* unknown, expired or cut session: pidgin-sipe re-connects on 481 (PROTOCOL §2.7) */
         fe->stats.info_481++;
+        fe->stats.info_by_cmd[pl_cmd(sip)][OUT_NO_SESSION]++;
         nua_respond(nh, 481, "Call/Transaction Does Not Exist", NUTAG_WITH_THIS(fe->nua), TAG_END());
         if (!s)
             nua_handle_destroy(nh);
@@ -61,6 +68,7 @@ void info_received(struct fe *fe, nua_handle_t *nh, struct fe_session *s, sip_t 
     s->last_activity = mono_us();
     const sip_payload_t *pl = sip ? sip->sip_payload : NULL;
     if (!pl || pl->pl_len == 0) {
+        fe->stats.info_by_cmd[XCMD_UNKNOWN][OUT_REJECTED_OTHER]++;
         respond_error(fe, nh, 400, "Bad Request", "the INFO carries no XCCOS document");
         return;
     }
@@ -68,17 +76,20 @@ void info_received(struct fe *fe, nua_handle_t *nh, struct fe_session *s, sip_t 
         char why[160];
         snprintf(why, sizeof why, "the XCCOS document has %zu bytes; the limit is %d",
                  (size_t)pl->pl_len, fe->cfg->frontend.max_body_bytes);
+        fe->stats.info_by_cmd[XCMD_UNKNOWN][OUT_REJECTED_OTHER]++;
         respond_error(fe, nh, 413, "Request Entity Too Large", why);
         return;
     }
     enum xccos_cmd_id cmd = xccos_peek_cmd(pl->pl_data, pl->pl_len);
     if (cmd == XCMD_REQURI) {
+        fe->stats.info_by_cmd[cmd][OUT_ACCEPTED]++;
         nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua), TAG_END());
         answer_requri(fe, s, pl->pl_data, pl->pl_len);
         return;
     }
     if (s->req_len >= SESSION_REQUESTS_MAX || admit_decide(fe, s, cmd) == ADMIT_REJECT) {
         fe->stats.info_503++;
+        fe->stats.info_by_cmd[cmd][OUT_REJECTED_503]++;
         char ra[16], diag[256];
         snprintf(ra, sizeof ra, "%d", admit_retry_after(fe));
         snprintf(diag, sizeof diag, "ms-diagnostics: 5000;reason=\"%s\";source=\"%s\"",
@@ -88,6 +99,7 @@ void info_received(struct fe *fe, nua_handle_t *nh, struct fe_session *s, sip_t 
                     SIPTAG_RETRY_AFTER_STR(ra), SIPTAG_HEADER_STR(diag), TAG_END());
         return;
     }
+    fe->stats.info_by_cmd[cmd][OUT_ACCEPTED]++;
     struct fe_request *r = request_new(fe, REQ_CLIENT, s->id);
     r->cmd = cmd;
     r->body = (uint8_t *)xstrndup(pl->pl_data, pl->pl_len);

@@ -34,6 +34,8 @@ static void janitor_tick(struct fe *fe, su_timer_t *t, void *arg)
     router_janitor(fe);
     rooms_janitor(fe);
     sessions_janitor(fe);
+    stats_tick(fe);
+    admit_overloaded(fe);   /* the overload state also ends while no INFO arrives */
     static int ticks;
     if (++ticks % 100 == 0)   /* every 10 s */
         sip_janitor(fe);
@@ -139,7 +141,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     int rc = 1;
-    if (router_open(&fe) < 0 || rooms_open(&fe) < 0 || start_sip(&fe) < 0)
+    if (router_open(&fe) < 0 || rooms_open(&fe) < 0 || stats_open(&fe) < 0 || start_sip(&fe) < 0)
         goto out;
 
     fe.janitor = su_timer_create(su_root_task(fe.root), 100);
@@ -157,6 +159,7 @@ out:
     if (fe.janitor)
         su_timer_destroy(fe.janitor);
     stop_sip(&fe);
+    stats_close(&fe);
     rooms_close(&fe);
     router_close(&fe);
     su_root_destroy(fe.root);

@@ -238,6 +238,7 @@ static void try_dispatch(struct fe *fe)
         w->credit--;
         w->inflight++;
         hmap_put(&fe->inflight, r->id, r);
+        histogram_observe(&fe->stats.queue_delay, (double)(mono_us() - r->queued) / 1e6);
     }
 }
 
@@ -250,6 +251,7 @@ static void session_next(struct fe *fe, struct fe_session *s)
         if (!s->req_head)
             s->req_tail = NULL;
         s->req_len--;
+        fe->session_queued--;
         s->req_inflight = n;
         ready_push_back(fe, n);
     } else {
@@ -271,6 +273,7 @@ void router_submit(struct fe *fe, struct fe_request *r)
             s->req_head = r;
         s->req_tail = r;
         s->req_len++;
+        fe->session_queued++;
         return;
     }
     if (s)
@@ -286,6 +289,8 @@ static void request_fail(struct fe *fe, struct fe_request *r, const char *why)
 {
     struct fe_session *s = session_get(fe, r->session_id);
     if (r->purpose == REQ_CLIENT) {
+        fe->stats.late_answers++;
+        fe->stats.answered_by_cmd[r->cmd][2]++;
         if (r->held) {
             request_answer(fe, r, 503, why, admit_retry_after(fe));
         } else if (s && !s->ended) {
@@ -329,6 +334,9 @@ static void handle_reply(struct fe *fe, Pchat__Reply *rep)
     struct fe_session *s = session_get(fe, r->session_id);
     switch (r->purpose) {
     case REQ_CLIENT:
+        histogram_observe(&fe->stats.request_latency, (double)(mono_us() - r->created) / 1e6);
+        fe->stats.answered_by_cmd[r->cmd][rep->sip_status == 0 || rep->sip_status == 200 ? 0
+                                          : rep->sip_status >= 500 ? 2 : 1]++;
         if (r->held)
             request_answer(fe, r, rep->sip_status ? (int)rep->sip_status : 200, rep->sip_reason,
                            (int)rep->retry_after_s);

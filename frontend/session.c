@@ -55,12 +55,13 @@ struct fe_session_room *session_room(struct fe_session *s, uint64_t room_id)
     return NULL;
 }
 
-static void drop_outbound(struct fe_session *s)
+static void drop_outbound(struct fe *fe, struct fe_session *s)
 {
     while (s->out_head) {
         struct fe_outdoc *d = s->out_head;
         s->out_head = d->next;
         free(d);
+        fe->out_total--;
     }
     s->out_tail = NULL;
     s->out_len = 0;
@@ -69,7 +70,7 @@ static void drop_outbound(struct fe_session *s)
 static void session_free(struct fe *fe, struct fe_session *s)
 {
     hmap_del(&fe->sessions, s->id);
-    drop_outbound(s);
+    drop_outbound(fe, s);
     free(s->rooms);
     free(s->user_uri);
     free(s->user_agent);
@@ -91,7 +92,7 @@ void session_end(struct fe *fe, struct fe_session *s, const char *why)
     }
     s->ended = true;
     log_debug("session %llu of %s ended: %s", (unsigned long long)s->id, s->user_uri, why);
-    drop_outbound(s);
+    drop_outbound(fe, s);
     while (s->n_rooms > 0)
         session_parted(fe, s, s->rooms[s->n_rooms - 1].room_id);
     /* Requests not yet sent to a worker will never be: answer the held posts (481: the
@@ -100,6 +101,7 @@ void session_end(struct fe *fe, struct fe_session *s, const char *why)
         struct fe_request *r = s->req_head;
         s->req_head = r->next;
         s->req_len--;
+        fe->session_queued--;
         request_answer(fe, r, 481, "Session ended", 0);
         request_free(r);
     }
@@ -122,6 +124,8 @@ static void pump(struct fe *fe, struct fe_session *s)
         if (!s->out_head)
             s->out_tail = NULL;
         s->out_len--;
+        fe->out_total--;
+        s->out_sent_at = d->queued;
         nua_info(s->nh, SIPTAG_CONTENT_TYPE_STR("text/plain"), SIPTAG_PAYLOAD_STR(d->body),
                  TAG_END());
         s->out_inflight++;
@@ -145,6 +149,7 @@ void session_send(struct fe *fe, struct fe_session *s, const void *doc, size_t l
     }
     struct fe_outdoc *d = xmalloc(sizeof *d + len + 1);
     d->next = NULL;
+    d->queued = mono_us();
     d->len = len;
     memcpy(d->body, doc, len);
     d->body[len] = '\0';
@@ -154,6 +159,7 @@ void session_send(struct fe *fe, struct fe_session *s, const void *doc, size_t l
         s->out_head = d;
     s->out_tail = d;
     s->out_len++;
+    fe->out_total++;
     pump(fe, s);
 }
 
@@ -165,6 +171,8 @@ void session_info_answered(struct fe *fe, struct fe_session *s, int status)
         s->out_inflight--;
     if (status < 300) {
         fe->stats.deliveries++;
+        if (s->out_sent_at)
+            histogram_observe(&fe->stats.delivery_latency, (double)(mono_us() - s->out_sent_at) / 1e6);
         pump(fe, s);
         return;
     }
