@@ -30,19 +30,23 @@ void cmd_bccontext(struct ch_req *r)
         fail_store(r, "looking up a room's history");
         return;
     }
-    char rid[24], uid[24], cnt[24], mid[24];
+    char rid[24], cnt[24], mid[24];
     if (found > 0 || room.disabled) {
         if (found == 0)
             room_row_free(&room);
         empty_history(r);
         return;
     }
-    /* history is for those in the room, and only when its category keeps history
-       (PROTOCOL §4: otherwise an empty chanib) */
-    const char *pin[] = { i64(rid, room.id), i64(uid, r->user_id) };
-    PGresult *res = db_run(r->ch, "part_is_in", 2, pin);
+    /* history is for a session in the room, and only when its category keeps history
+       (PROTOCOL §4: otherwise an empty chanib); "last N" ends at the session's join, since
+       everything after it reached the session live (else a busy room shows posts twice) */
+    char sid[24], upto[24] = "0";
+    const char *pin[] = { r->rq->frontend_id, i64(sid, (int64_t)r->rq->session_id), i64(rid, room.id) };
+    PGresult *res = db_run(r->ch, "part_get", 3, pin);
     bool in_room = pq_ok_tuples(res) && PQntuples(res) == 1;
     bool ok = pq_ok_tuples(res);
+    if (in_room)
+        snprintf(upto, sizeof upto, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     if (!ok) {
         room_row_free(&room);
@@ -59,8 +63,8 @@ void cmd_bccontext(struct ch_req *r)
         n = HISTORY_MAX;
     i64(cnt, n);
     if (r->cmd->bcq == XCCOS_BCQ_LAST) {
-        const char *p[] = { rid, cnt };
-        res = db_run(r->ch, "msg_last", 2, p);
+        const char *p[] = { rid, cnt, upto };
+        res = db_run(r->ch, "msg_last", 3, p);
     } else {
         int64_t anchor = strtoll(r->cmd->bcq_msgid ? r->cmd->bcq_msgid : "0", NULL, 10);
         const char *p[] = { rid, i64(mid, anchor), cnt };

@@ -31,7 +31,7 @@ static const struct pq_stmt statements[] = {
     /* visible rooms for a search: secret rooms only for their members, never disabled ones */
     { "room_search",
       "SELECT r.guid, r.name, r.description, r.privacy, c.chat_history,"
-      "       (c.invitations AND r.invitations = 0), c.file_upload,"
+      "       (r.privacy > 0 AND c.invitations AND r.invitations = 0), c.file_upload,"
       "       (SELECT count(DISTINCT p.user_id) FROM participants p WHERE p.room_id = r.id)"
       "  FROM rooms r JOIN categories c ON c.id = r.category_id"
       " WHERE NOT r.disabled AND pchat_in_scope(r.category_id, $5)"
@@ -117,11 +117,12 @@ static const struct pq_stmt statements[] = {
     { "msg_add",
       "INSERT INTO messages (room_id, seq, author_id, body, request_key) VALUES ($1, $2, $3, $4, $5)"
       " RETURNING id, (extract(epoch FROM created_at) * 1000000)::bigint" },
+    /* history up to the reader's join: later posts reach it live, not twice */
     { "msg_last",
       "SELECT * FROM (SELECT m.id, m.seq, u.uri, m.body,"
       "               (extract(epoch FROM m.created_at) * 1000000)::bigint"
       "          FROM messages m JOIN users u ON u.id = m.author_id"
-      "         WHERE m.room_id = $1 ORDER BY m.seq DESC LIMIT $2) t ORDER BY seq" },
+      "         WHERE m.room_id = $1 AND m.seq <= $3 ORDER BY m.seq DESC LIMIT $2) t ORDER BY seq" },
     { "msg_before",
       "SELECT * FROM (SELECT m.id, m.seq, u.uri, m.body,"
       "               (extract(epoch FROM m.created_at) * 1000000)::bigint"

@@ -48,6 +48,7 @@ struct fe_outdoc {                 /* one queued server -> client INFO body */
 
 struct fe_session {
     uint64_t id;
+    uint32_t conn_id;              /* edge connection (edge.h), 0 if unknown */
     nua_handle_t *nh;              /* NULL once the dialog is gone */
     enum session_role role;
     char *user_uri;
@@ -90,6 +91,7 @@ struct fe_pending_sip {
     enum session_role role;
     char *user, *user_agent, *target;
     uint32_t cseq;
+    uint32_t conn_id;              /* edge connection it came through */
 };
 
 struct fe_request {

@@ -2,7 +2,11 @@
  * binds the ZeroMQ sockets towards the workers, runs one su_root loop until SIGINT/SIGTERM. */
 #include "fe.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include <sofia-sip/nta_tag.h>
 
 #include "daemon.h"
+#include "edge.h"
 #include "log.h"
 #include "util.h"
 
@@ -34,6 +39,7 @@ static void janitor_tick(struct fe *fe, su_timer_t *t, void *arg)
     router_janitor(fe);
     rooms_janitor(fe);
     sessions_janitor(fe);
+    edge_janitor(fe);
     stats_tick(fe);
     admit_overloaded(fe);   /* the overload state also ends while no INFO arrives */
     static int ticks;
@@ -41,12 +47,31 @@ static void janitor_tick(struct fe *fe, su_timer_t *t, void *arg)
         sip_janitor(fe);
 }
 
+/* A loopback port nobody listens on now (bind to port 0, read it, let it go). */
+static int free_loopback_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sa;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
 static int start_sip(struct fe *fe)
 {
-    const struct pchat_config *cfg = fe->cfg;
+    /* sofia listens on loopback only; clients reach it through the edge relay (edge.h) */
+    int internal = free_loopback_port();
+    if (internal <= 0) {
+        log_error("cannot find a free loopback port for the SIP stack");
+        return -1;
+    }
     char url[256];
-    snprintf(url, sizeof url, "sip:%s:%d%s", cfg->frontend.sip_address, cfg->frontend.sip_port,
-             cfg->frontend.sip_udp ? "" : ";transport=tcp");
+    snprintf(url, sizeof url, "sip:127.0.0.1:%d", internal);
     fe->nua = nua_create(fe->root, fe_nua_callback, fe,
                          NUTAG_URL(url),
                          /* the application answers these itself (sofia-sip-wire-notes.md:
@@ -68,11 +93,10 @@ static int start_sip(struct fe *fe)
                          TPTAG_PONG2PING(0),
                          TAG_END());
     if (!fe->nua) {
-        log_error("cannot listen for SIP on %s: is the address local and the port free "
-                  "(frontend.sip_address, frontend.sip_port)?", url);
+        log_error("cannot start the SIP stack on %s", url);
         return -1;
     }
-    return 0;
+    return edge_open(fe, internal);
 }
 
 static void stop_sip(struct fe *fe)
@@ -153,6 +177,11 @@ int main(int argc, char **argv)
              cfg.pool.channel_uri, cfg.frontend.router, cfg.frontend.events);
     su_root_run(fe.root);
     log_info("stopping: %zu sessions, %d requests waiting", fe.sessions.count, fe.ready_len);
+    /* close client connections: their sessions end and leave their rooms in the store; give
+       the workers a moment to take those requests */
+    edge_close(&fe);
+    for (int i = 0; i < 100 && (fe.ready_len || fe.inflight.count) && router_live_workers(&fe); i++)
+        su_root_step(fe.root, 20);
     rc = 0;
 
 out:

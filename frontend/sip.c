@@ -3,6 +3,7 @@
  * §2.4; research/sofia-sip-wire-notes.md); chat INVITE sessions are in session.c, INFO in
  * info.c. */
 #include "fe.h"
+#include "edge.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,8 @@ static void finish_invite(struct fe *fe, struct fe_pending_sip *p, int status)
     nua_handle_t *nh = p->nh;
     if (status == 200) {
         struct fe_session *s = session_new(fe, nh, p->role, p->user, p->user_agent, p->target);
+        s->conn_id = p->conn_id;
+        edge_session_opened(fe, p->conn_id, s->id);
         nua_handle_bind(nh, s);
         char se[64];
         snprintf(se, sizeof se, "%d;refresher=uac", fe->cfg->frontend.session_expires_s);
@@ -323,6 +326,7 @@ static void on_invite(struct fe *fe, nua_handle_t *nh, sip_t const *sip)
     int enabled = policy_cached(fe, user);
     struct fe_pending_sip *p = pending_new(fe, nh, sip_method_invite, user, ua, target, 1);
     p->role = role;
+    p->conn_id = edge_conn_of_callid(sip->sip_call_id ? sip->sip_call_id->i_id : NULL);
     if (enabled >= 0) {
         finish_invite(fe, p, enabled ? 200 : 403);
         return;

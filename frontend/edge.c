@@ -1,0 +1,587 @@
+/* edge.c — the TCP (and UDP) edge in front of sofia-sip: frames SIP messages from each
+ * client connection, rewrites Call-ID and Contact (see edge.h for why), relays them to sofia
+ * over a loopback leg of its own, and undoes the Call-ID rewrite on everything sofia sends
+ * back. Every buffer is capped; a peer that breaks framing or stops reading is cut. */
+#include "edge.h"
+
+#include "fe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sbuf.h"
+#include "util.h"
+
+#define HEADER_MAX (32 * 1024)        /* a SIP header block larger than this is refused */
+#define OUT_MAX (8u << 20)            /* bytes queued towards one peer before it is cut */
+#define READ_CHUNK 65536
+#define UDP_IDLE_US (15 * 60 * 1000000LL)
+#define UDP_PEERS_MAX 10000
+#define CONN_SESSIONS 8
+
+enum leg { LEG_CLIENT, LEG_SOFIA };
+
+struct edge_conn {
+    uint32_t id;
+    bool udp;
+    int fd[2];                    /* client socket (TCP; -1 for UDP), socket to sofia */
+    int wait[2];                  /* su_root registrations */
+    int mask[2];                  /* events registered */
+    struct sockaddr_storage peer; /* the client's address */
+    socklen_t peer_len;
+    char peer_name[64];
+    int leg_port;                 /* local port of our socket towards sofia */
+    struct sbuf in[2];            /* bytes read from each side, not yet a whole message */
+    struct sbuf out[2];           /* bytes waiting to be written to each side */
+    uint64_t sessions[CONN_SESSIONS];
+    int n_sessions;
+    int64_t last_active;
+    bool closing;
+};
+
+struct edge {
+    int tcp_fd, udp_fd;
+    int tcp_wait, udp_wait;
+    int sofia_port;
+    uint32_t next_id;
+    struct hmap conns;            /* id -> edge_conn */
+    struct hmap udp_peers;        /* hash(client address) -> edge_conn */
+    uint64_t accepted, cut, framing_errors;
+};
+
+static struct edge edge;
+
+static void conn_close(struct fe *fe, struct edge_conn *c, const char *why);
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void consume(struct sbuf *b, size_t n)
+{
+    if (n >= b->len) {
+        sbuf_reset(b);
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+static bool header_is(const char *name, size_t len, const char *full, const char *compact)
+{
+    return (len == strlen(full) && strncasecmp(name, full, len) == 0) ||
+           (compact && len == strlen(compact) && strncasecmp(name, compact, len) == 0);
+}
+
+uint32_t edge_conn_of_callid(const char *call_id)
+{
+    const char *m = call_id ? strstr(call_id, EDGE_CALLID_MARK) : NULL;
+    const char *last = NULL;
+    while (m) {   /* the last mark: a client's own Call-ID might contain "~c" */
+        last = m;
+        m = strstr(m + 2, EDGE_CALLID_MARK);
+    }
+    return last ? (uint32_t)strtoul(last + 2, NULL, 16) : 0;
+}
+
+int edge_connections(const struct fe *fe)
+{
+    (void)fe;
+    return (int)edge.conns.count;
+}
+
+/* ---- framing and rewriting ----------------------------------------------------------- */
+
+/* Find one whole message in b (after any CRLF keep-alives, which are dropped). Returns its
+ * length (headers + body) with *skip = CRLFs before it, 0 when more bytes are needed, -1 when
+ * the stream cannot be SIP. */
+static long frame(const struct sbuf *b, size_t *skip, size_t *hdr_len)
+{
+    size_t s = 0;
+    while (s < b->len && (b->data[s] == '\r' || b->data[s] == '\n'))
+        s++;
+    *skip = s;
+    if (s == b->len)
+        return 0;
+    const char *h = b->data + s;
+    size_t avail = b->len - s;
+    const char *end = memmem(h, avail, "\r\n\r\n", 4);
+    if (!end)
+        return avail > HEADER_MAX ? -1 : 0;
+    *hdr_len = (size_t)(end - h) + 4;
+    if (*hdr_len > HEADER_MAX)
+        return -1;
+    long body = 0;
+    bool seen = false;
+    for (const char *line = h; line < end;) {
+        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon && line[0] != ' ' && line[0] != '\t') {
+            size_t nlen = (size_t)(colon - line);
+            while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
+                nlen--;
+            if (header_is(line, nlen, "content-length", "l")) {
+                const char *v = colon + 1;
+                while (v < eol && (*v == ' ' || *v == '\t'))
+                    v++;
+                char *stop;
+                long n = strtol(v, &stop, 10);
+                while (stop < eol && (*stop == ' ' || *stop == '\t'))
+                    stop++;
+                if (stop == v || stop != eol || n < 0 || seen)
+                    return -1;   /* missing, garbage, negative or twice: not trustworthy */
+                body = n;
+                seen = true;
+            }
+        }
+        line = eol + 2;
+    }
+    if (body > (long)(1u << 20) + READ_CHUNK)
+        return -1;
+    if (avail < *hdr_len + (size_t)body)
+        return 0;
+    return (long)(*hdr_len + (size_t)body);
+}
+
+/* Contact <URI> -> <sip:user@127.0.0.1:leg;transport=…>, keeping the header parameters. */
+static void rewrite_contact(struct sbuf *out, const char *v, size_t vlen, const struct edge_conn *c)
+{
+    const char *lt = memchr(v, '<', vlen);
+    const char *gt = lt ? memchr(lt, '>', vlen - (size_t)(lt - v)) : NULL;
+    const char *uri = lt && gt ? lt + 1 : v;
+    const char *uri_end = lt && gt ? gt : v + strcspn(v, ";");
+    if (uri_end > v + vlen)
+        uri_end = v + vlen;
+    if (vlen == 1 && v[0] == '*') {   /* REGISTER's "remove every binding" */
+        sbuf_append(out, v, vlen);
+        return;
+    }
+    const char *colon = memchr(uri, ':', (size_t)(uri_end - uri));
+    const char *at = colon ? memchr(colon, '@', (size_t)(uri_end - colon)) : NULL;
+    sbuf_append(out, v, (size_t)(uri - v));
+    sbuf_puts(out, "sip:");
+    if (colon && at)
+        sbuf_append(out, colon + 1, (size_t)(at - colon - 1)), sbuf_putc(out, '@');
+    sbuf_printf(out, "127.0.0.1:%d;transport=%s", c->leg_port, c->udp ? "udp" : "tcp");
+    sbuf_append(out, uri_end, vlen - (size_t)(uri_end - v));
+}
+
+/* Copy one message from `msg` to `out` with the rewrites of direction `from`. */
+static void rewrite(struct sbuf *out, const char *msg, size_t hdr_len, size_t total,
+                    const struct edge_conn *c, enum leg from)
+{
+    bool is_request = strncmp(msg, "SIP/2.0 ", 8) != 0;
+    const char *end = msg + hdr_len - 2;   /* the empty line */
+    char mark[24];
+    int mark_len = snprintf(mark, sizeof mark, EDGE_CALLID_MARK "%" PRIx32, c->id);
+    for (const char *line = msg; line < end;) {
+        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        size_t nlen = colon ? (size_t)(colon - line) : 0;
+        while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
+            nlen--;
+        const char *v = colon ? colon + 1 : eol;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        size_t vlen = (size_t)(eol - v);
+        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+            vlen--;
+        if (colon && line[0] != ' ' && header_is(line, nlen, "call-id", "i")) {
+            sbuf_append(out, line, (size_t)(v - line));
+            if (from == LEG_CLIENT) {
+                sbuf_append(out, v, vlen);
+                sbuf_append(out, mark, (size_t)mark_len);
+            } else if (vlen >= (size_t)mark_len && memcmp(v + vlen - mark_len, mark, (size_t)mark_len) == 0) {
+                sbuf_append(out, v, vlen - (size_t)mark_len);
+            } else {
+                sbuf_append(out, v, vlen);
+            }
+        } else if (colon && from == LEG_CLIENT && is_request && line[0] != ' ' &&
+                   header_is(line, nlen, "contact", "m")) {
+            sbuf_append(out, line, (size_t)(v - line));
+            rewrite_contact(out, v, vlen, c);
+        } else {
+            sbuf_append(out, line, (size_t)(eol - line));
+        }
+        sbuf_puts(out, "\r\n");
+        line = eol + 2;
+    }
+    sbuf_puts(out, "\r\n");
+    sbuf_append(out, msg + hdr_len, total - hdr_len);
+}
+
+/* ---- I/O ------------------------------------------------------------------------------- */
+
+static void update_mask(struct fe *fe, struct edge_conn *c, enum leg leg)
+{
+    if (c->fd[leg] < 0 || c->wait[leg] <= 0)
+        return;
+    int want = SU_WAIT_IN | (c->out[leg].len ? SU_WAIT_OUT : 0);
+    if (want != c->mask[leg]) {
+        su_root_eventmask(fe->root, c->wait[leg], c->fd[leg], want);
+        c->mask[leg] = want;
+    }
+}
+
+/* Write what is queued towards `leg`; false when the peer is gone. */
+static bool flush(struct fe *fe, struct edge_conn *c, enum leg leg)
+{
+    struct sbuf *b = &c->out[leg];
+    while (b->len) {
+        ssize_t n;
+        if (leg == LEG_CLIENT && c->udp)
+            n = sendto(edge.udp_fd, b->data, b->len, 0, (struct sockaddr *)&c->peer, c->peer_len);
+        else
+            n = send(c->fd[leg], b->data, b->len, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        consume(b, (size_t)n);
+    }
+    update_mask(fe, c, leg);
+    return true;
+}
+
+/* Turn whole messages read from `from` into rewritten bytes queued for the other side. */
+static bool process(struct edge_conn *c, enum leg from)
+{
+    enum leg to = from == LEG_CLIENT ? LEG_SOFIA : LEG_CLIENT;
+    struct sbuf *in = &c->in[from];
+    for (;;) {
+        size_t skip = 0, hdr = 0;
+        long total = frame(in, &skip, &hdr);
+        if (total < 0) {
+            edge.framing_errors++;
+            return false;
+        }
+        if (total == 0) {
+            consume(in, skip);
+            return true;
+        }
+        rewrite(&c->out[to], in->data + skip, hdr, (size_t)total, c, from);
+        consume(in, skip + (size_t)total);
+        if (c->out[to].overflow || c->out[to].len > OUT_MAX)
+            return false;
+    }
+}
+
+static int on_ready(struct fe *fe, su_wait_t *w, void *arg);
+
+static int register_fd(struct fe *fe, struct edge_conn *c, enum leg leg)
+{
+    su_wait_t w;
+    if (su_wait_create(&w, c->fd[leg], SU_WAIT_IN) < 0)
+        return -1;
+    /* the leg rides in the low bit of the pointer-sized argument: conns are malloc-aligned */
+    c->wait[leg] = su_root_register(fe->root, &w, on_ready, (void *)((uintptr_t)c | (uintptr_t)leg), 0);
+    c->mask[leg] = SU_WAIT_IN;
+    return c->wait[leg] > 0 ? 0 : -1;
+}
+
+static int on_ready(struct fe *fe, su_wait_t *w, void *arg)
+{
+    struct edge_conn *c = (struct edge_conn *)((uintptr_t)arg & ~(uintptr_t)1);
+    enum leg leg = (enum leg)((uintptr_t)arg & 1);
+    int events = su_wait_events(w, c->fd[leg]);
+    if (events & SU_WAIT_OUT) {
+        if (!flush(fe, c, leg)) {
+            conn_close(fe, c, leg == LEG_CLIENT ? "the client stopped reading" : "sofia closed");
+            return 0;
+        }
+    }
+    if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
+        return 0;
+    char buf[READ_CHUNK];
+    for (int round = 0; round < 4; round++) {
+        ssize_t n = recv(c->fd[leg], buf, sizeof buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            conn_close(fe, c, leg == LEG_CLIENT ? "the client closed its connection"
+                                                : "sofia closed the leg");
+            return 0;
+        }
+        c->last_active = mono_us();
+        sbuf_append(&c->in[leg], buf, (size_t)n);
+        if (c->in[leg].overflow) {
+            conn_close(fe, c, "a message exceeds the size limit");
+            return 0;
+        }
+        if ((size_t)n < sizeof buf)
+            break;
+    }
+    enum leg to = leg == LEG_CLIENT ? LEG_SOFIA : LEG_CLIENT;
+    if (!process(c, leg)) {
+        conn_close(fe, c, "it sent something that is not SIP, or stopped reading");
+        return 0;
+    }
+    if (!flush(fe, c, to))
+        conn_close(fe, c, "the other side went away");
+    return 0;
+}
+
+static struct edge_conn *conn_new(struct fe *fe, bool udp)
+{
+    struct edge_conn *c = xcalloc(1, sizeof *c);
+    c->id = ++edge.next_id ? edge.next_id : ++edge.next_id;
+    c->udp = udp;
+    c->fd[0] = c->fd[1] = -1;
+    for (int i = 0; i < 2; i++) {
+        sbuf_init(&c->in[i], (size_t)fe->cfg->frontend.max_body_bytes + HEADER_MAX + READ_CHUNK);
+        sbuf_init(&c->out[i], OUT_MAX + READ_CHUNK);
+    }
+    c->last_active = mono_us();
+    return c;
+}
+
+/* Our loopback leg to sofia: connected (or connecting), its local port known. */
+static int open_leg(struct edge_conn *c)
+{
+    int fd = socket(AF_INET, (c->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    set_nonblock(fd);
+    int one = 1;
+    if (!c->udp)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)edge.sofia_port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    getsockname(fd, (struct sockaddr *)&me, &len);
+    c->leg_port = ntohs(me.sin_port);
+    c->fd[LEG_SOFIA] = fd;
+    return 0;
+}
+
+static void conn_close(struct fe *fe, struct edge_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    log_debug("connection %" PRIx32 " from %s closed: %s", c->id, c->peer_name, why);
+    for (int leg = 0; leg < 2; leg++) {
+        if (c->wait[leg] > 0)
+            su_root_deregister(fe->root, c->wait[leg]);
+        if (c->fd[leg] >= 0)
+            close(c->fd[leg]);
+        sbuf_free(&c->in[leg]);
+        sbuf_free(&c->out[leg]);
+    }
+    hmap_del(&edge.conns, c->id);
+    if (c->udp)
+        hmap_del(&edge.udp_peers, hmap_hash_bytes(&c->peer, c->peer_len));
+    /* the client is gone: its sessions end now (ntc:part to the others), and nothing is ever
+       sent to them again */
+    for (int i = 0; i < c->n_sessions; i++) {
+        struct fe_session *s = session_get(fe, c->sessions[i]);
+        if (!s)
+            continue;
+        nua_handle_t *nh = s->nh;
+        if (nh) {   /* the dialog cannot be used any more: let sofia forget it */
+            nua_handle_bind(nh, NULL);
+            s->nh = NULL;
+        }
+        session_end(fe, s, "its connection closed");
+        if (nh)
+            nua_handle_destroy(nh);
+    }
+    free(c);
+}
+
+void edge_session_opened(struct fe *fe, uint32_t conn_id, uint64_t session_id)
+{
+    (void)fe;
+    struct edge_conn *c = hmap_get(&edge.conns, conn_id);
+    if (!c)
+        return;
+    for (int i = 0; i < c->n_sessions; i++) {
+        if (!session_get(fe, c->sessions[i])) {   /* reuse a slot of a session that is gone */
+            c->sessions[i] = session_id;
+            return;
+        }
+    }
+    if (c->n_sessions < CONN_SESSIONS)
+        c->sessions[c->n_sessions++] = session_id;
+}
+
+static int on_accept(struct fe *fe, su_wait_t *w, void *arg)
+{
+    (void)w;
+    (void)arg;
+    for (int n = 0; n < 64; n++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(edge.tcp_fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log_warn("cannot accept a SIP connection: %s", strerror(errno));
+            return 0;
+        }
+        edge.accepted++;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct edge_conn *c = conn_new(fe, false);
+        c->fd[LEG_CLIENT] = fd;
+        c->peer = peer;
+        c->peer_len = plen;
+        char host[INET6_ADDRSTRLEN] = "?";
+        if (peer.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&peer;
+            inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+            snprintf(c->peer_name, sizeof c->peer_name, "%s:%d", host, ntohs(in->sin_port));
+        }
+        hmap_put(&edge.conns, c->id, c);
+        if (open_leg(c) < 0 || register_fd(fe, c, LEG_CLIENT) < 0 || register_fd(fe, c, LEG_SOFIA) < 0) {
+            log_error("cannot relay a connection to the SIP stack: %s", strerror(errno));
+            conn_close(fe, c, "no relay");
+        }
+    }
+    return 0;
+}
+
+static int on_udp(struct fe *fe, su_wait_t *w, void *arg)
+{
+    (void)w;
+    (void)arg;
+    char buf[READ_CHUNK];
+    for (int n = 0; n < 64; n++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        ssize_t len = recvfrom(edge.udp_fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &plen);
+        if (len <= 0)
+            return 0;
+        uint64_t key = hmap_hash_bytes(&peer, plen);
+        struct edge_conn *c = hmap_get(&edge.udp_peers, key);
+        if (!c) {
+            if (edge.udp_peers.count >= UDP_PEERS_MAX)
+                continue;   /* bounded: datagrams from new peers wait for expiry */
+            c = conn_new(fe, true);
+            c->peer = peer;
+            c->peer_len = plen;
+            snprintf(c->peer_name, sizeof c->peer_name, "udp peer %" PRIx32, c->id);
+            hmap_put(&edge.conns, c->id, c);
+            hmap_put(&edge.udp_peers, key, c);
+            if (open_leg(c) < 0 || register_fd(fe, c, LEG_SOFIA) < 0) {
+                conn_close(fe, c, "no relay");
+                continue;
+            }
+        }
+        c->last_active = mono_us();
+        sbuf_reset(&c->in[LEG_CLIENT]);
+        sbuf_append(&c->in[LEG_CLIENT], buf, (size_t)len);
+        /* one datagram is one message; anything unframed in it is dropped */
+        if (!process(c, LEG_CLIENT))
+            sbuf_reset(&c->out[LEG_SOFIA]);
+        sbuf_reset(&c->in[LEG_CLIENT]);
+        flush(fe, c, LEG_SOFIA);
+    }
+    return 0;
+}
+
+static int listen_on(int type, const char *address, int port)
+{
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    if (inet_pton(AF_INET, address, &sa.sin_addr) != 1 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        (type == SOCK_STREAM && listen(fd, 1024) < 0) || set_nonblock(fd) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int edge_open(struct fe *fe, int internal_port)
+{
+    const struct pchat_config *cfg = fe->cfg;
+    memset(&edge, 0, sizeof edge);
+    edge.sofia_port = internal_port;
+    edge.tcp_fd = edge.udp_fd = -1;
+    hmap_init(&edge.conns);
+    hmap_init(&edge.udp_peers);
+    edge.tcp_fd = listen_on(SOCK_STREAM, cfg->frontend.sip_address, cfg->frontend.sip_port);
+    if (edge.tcp_fd < 0) {
+        log_error("cannot listen for SIP on tcp %s:%d: %s (frontend.sip_address, "
+                  "frontend.sip_port)", cfg->frontend.sip_address, cfg->frontend.sip_port,
+                  strerror(errno));
+        return -1;
+    }
+    su_wait_t w;
+    su_wait_create(&w, edge.tcp_fd, SU_WAIT_ACCEPT);
+    edge.tcp_wait = su_root_register(fe->root, &w, on_accept, NULL, 0);
+    if (cfg->frontend.sip_udp) {
+        edge.udp_fd = listen_on(SOCK_DGRAM, cfg->frontend.sip_address, cfg->frontend.sip_port);
+        if (edge.udp_fd < 0) {
+            log_error("cannot listen for SIP on udp %s:%d: %s (set frontend.sip_udp: false to "
+                      "serve TCP only)", cfg->frontend.sip_address, cfg->frontend.sip_port,
+                      strerror(errno));
+            return -1;
+        }
+        su_wait_create(&w, edge.udp_fd, SU_WAIT_IN);
+        edge.udp_wait = su_root_register(fe->root, &w, on_udp, NULL, 0);
+    }
+    return 0;
+}
+
+void edge_janitor(struct fe *fe)
+{
+    int64_t now = mono_us();
+    size_t pos = 0;
+    void *v;
+    while (hmap_next(&edge.conns, &pos, NULL, &v)) {
+        struct edge_conn *c = v;
+        if (c->udp && now - c->last_active > UDP_IDLE_US)
+            conn_close(fe, c, "idle");
+    }
+}
+
+void edge_close(struct fe *fe)
+{
+    size_t pos = 0;
+    void *v;
+    while (hmap_next(&edge.conns, &pos, NULL, &v))
+        conn_close(fe, v, "shutting down");
+    hmap_free(&edge.conns);
+    hmap_free(&edge.udp_peers);
+    if (edge.tcp_wait > 0)
+        su_root_deregister(fe->root, edge.tcp_wait);
+    if (edge.udp_wait > 0)
+        su_root_deregister(fe->root, edge.udp_wait);
+    if (edge.tcp_fd >= 0)
+        close(edge.tcp_fd);
+    if (edge.udp_fd >= 0)
+        close(edge.udp_fd);
+    edge.tcp_fd = edge.udp_fd = -1;
+}

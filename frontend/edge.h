@@ -1,0 +1,32 @@
+/* edge.h — the front end's TCP edge: clients connect here, and each connection is relayed to
+ * sofia-sip over loopback with two rewrites that sofia cannot be told to do itself:
+ *
+ *  - Call-ID gets a per-connection suffix ("~c<hex id>") on the way in and loses it on the way
+ *    out. pidgin-sipe seeds rand() with the time in seconds, so two clients started in the same
+ *    second send identical Call-IDs, tags and CSeqs; sofia would merge their dialogs.
+ *  - Contact is pointed at the relay's own loopback leg, so sofia sends requests (INFO, NOTIFY)
+ *    back over the client's connection and never dials a client (pidgin-sipe never listens).
+ *
+ * It also knows the moment a client's connection closes, so its sessions end at once. */
+#ifndef PCHAT_EDGE_H
+#define PCHAT_EDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fe;
+
+#define EDGE_CALLID_MARK "~c"
+
+/* Listen on frontend.sip_address:sip_port and relay to sofia at 127.0.0.1:internal_port. */
+int edge_open(struct fe *fe, int internal_port);
+void edge_close(struct fe *fe);
+void edge_janitor(struct fe *fe);
+/* The connection id a (suffixed) Call-ID came through, 0 if none. */
+uint32_t edge_conn_of_callid(const char *call_id);
+/* A session began on a connection: it ends when the connection closes. */
+void edge_session_opened(struct fe *fe, uint32_t conn_id, uint64_t session_id);
+/* Connections open now. */
+int edge_connections(const struct fe *fe);
+
+#endif
