@@ -64,6 +64,7 @@ struct ch {
     uint64_t served, failed;
     struct ch_stats stats;
     struct metrics_server *metrics;
+    int64_t next_reap;          /* mono µs */
 };
 
 /* What one request produces: a reply and the events to publish once committed. */
@@ -184,6 +185,11 @@ void cmd_bccontext(struct ch_req *r);
 void cmd_post(struct ch_req *r);
 void job_session_end(struct ch_req *r);
 void job_frontend_reset(struct ch_req *r);
+/* A front end stopped reporting (killed, host gone): its sessions leave their rooms. */
+void job_frontend_gone(struct ch_req *r);
+
+/* reaper.c */
+void reaper_tick(struct ch *ch);
 void job_fetch_range(struct ch_req *r);
 void job_policy(struct ch_req *r);
 void job_node_status(struct ch_req *r);

@@ -399,6 +399,12 @@ void job_session_end(struct ch_req *r)
     leave_rooms(r, "part_del_session", p, 2, "ending a session");
 }
 
+void job_frontend_gone(struct ch_req *r)
+{
+    const char *p[] = { r->rq->frontend_id };
+    leave_rooms(r, "part_del_frontend_all", p, 1, "removing a dead front end's sessions");
+}
+
 void job_frontend_reset(struct ch_req *r)
 {
     char inc[24];

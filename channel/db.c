@@ -91,6 +91,14 @@ static const struct pq_stmt statements[] = {
     { "part_del_frontend",
       "DELETE FROM participants WHERE frontend_id = $1 AND incarnation <> $2"
       " RETURNING room_id, user_id, session_id" },
+    { "part_del_frontend_all",
+      "DELETE FROM participants WHERE frontend_id = $1 RETURNING room_id, user_id, session_id" },
+    /* front ends with members in rooms that stopped reporting (pool_nodes.last_seen) */
+    { "frontends_stale",
+      "SELECT DISTINCT p.frontend_id FROM participants p"
+      "  LEFT JOIN pool_nodes n ON n.node_id = p.frontend_id"
+      " WHERE n.node_id IS NULL OR n.last_seen < now() - make_interval(secs => $1)"
+      " LIMIT 16" },
     /* other sessions of the same user still in the room (then a join/part is not news) */
     { "part_user_count",
       "SELECT count(*) FROM participants WHERE room_id = $1 AND user_id = $2" },

@@ -43,6 +43,9 @@ int main(int argc, char **argv)
     else
         snprintf(ch.id, sizeof ch.id, "%s.%d", host, (int)getpid());
     hmap_init(&ch.user_ids);
+    /* first look for dead front ends only after live ones had time to report through us
+       (after a pool-wide worker outage their last reports are all old) */
+    ch.next_reap = mono_us() + 30 * 1000000LL;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -64,6 +67,7 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         links_poll_in(&ch, ch.jobs_head ? 0 : 20);
         links_tick(&ch);
+        reaper_tick(&ch);
         /* a few jobs per turn, so heartbeats keep flowing under load */
         for (int n = 0; n < 8 && ch.jobs_head; n++) {
             struct ch_job *job = ch.jobs_head;
