@@ -9,6 +9,7 @@
 
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 SHELL := /bin/bash
 
 BUILD ?= build

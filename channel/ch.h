@@ -20,7 +20,7 @@
 #include "sbuf.h"
 #include "xccos.h"
 
-#define CH_SCHEMA_VERSION 2
+#define CH_SCHEMA_VERSION 3
 
 /* One front end this worker serves. */
 struct ch_link {
@@ -157,6 +157,9 @@ struct room_row {
 };
 /* Look a room up by the path of its ma-chan URI (a GUID). 0 found, 1 not found, -1 error. */
 int room_by_path(struct ch_req *r, const char *domain, const char *path, struct room_row *out);
+/* The GUID (lower-case) of a room URI or path of this pool's domain; -1 if malformed. */
+int room_guid(const struct ch *ch, const char *domain, const char *path, char guid[40]);
+int room_guid_of_uri(const struct ch *ch, const char *uri, char guid[40]);
 int room_by_uri(struct ch_req *r, const char *uri, struct room_row *out);
 int room_by_id(struct ch_req *r, int64_t id, struct room_row *out);
 void room_row_free(struct room_row *row);

@@ -30,37 +30,21 @@ static int64_t count_query(struct ch_req *r, const char *stmt, int64_t a, int64_
     return v;
 }
 
-/* Record a join or part of (user, session) in `room`, inside the open transaction. `others`
- * = how many other sessions of the same user remain in the room. Returns the seq or -1. */
-static int64_t membership_event(struct ch_req *r, const struct room_row *room, int kind,
-                                int64_t user, const char *user_uri, const char *frontend_id,
-                                uint64_t session_id, bool manager, int64_t others)
+/* Record the room event of a join or part that committed (or is committing): the notice to
+ * the others (none when quiet) and who it is about, so that session gets no copy. */
+static void announce(struct ch_req *r, int64_t room_id, const char *room_uri, int kind,
+                     const char *user_uri, const char *frontend_id, uint64_t session_id,
+                     bool manager, bool quiet, int64_t seq)
 {
-    int64_t seq = room_next_seq(r, room->id);
-    if (seq < 0)
-        return -1;
-    int64_t members = count_query(r, "part_room_count", room->id, 0, 1);
-    if (members < 0)
-        return -1;
-    bool quiet = others > 0 || members > r->ch->cfg->chat.participant_update_limit;
-    char rid[24], sq[24], k[24], uid[24], sid[24];
-    const char *p[] = { i64(rid, room->id), i64(sq, seq), i64(k, kind), i64(uid, user), frontend_id,
-                        i64(sid, (int64_t)session_id), manager ? "true" : "false",
-                        quiet ? "true" : "false" };
-    PGresult *res = db_run(r->ch, "event_add", 8, p);
-    bool ok = pq_ok(res);
-    PQclear(res);
-    if (!ok || outbox(r, kind == 1 ? "JOIN" : "PART", user_uri, room, 0, NULL) < 0)
-        return -1;
     struct sbuf b;
     sbuf_init(&b, 8192);
     if (!quiet) {
         if (kind == 1)
-            xccos_render_ntc_join(&b, envid_new(), user_uri, room->uri, manager);
+            xccos_render_ntc_join(&b, envid_new(), user_uri, room_uri, manager);
         else
-            xccos_render_ntc_part(&b, envid_new(), user_uri, room->uri);
+            xccos_render_ntc_part(&b, envid_new(), user_uri, room_uri);
     }
-    Pchat__RoomEvent *ev = result_event(r->res, (uint64_t)room->id, (uint64_t)seq,
+    Pchat__RoomEvent *ev = result_event(r->res, (uint64_t)room_id, (uint64_t)seq,
                                         kind == 1 ? PCHAT__ROOM_EVENT__KIND__JOIN
                                                   : PCHAT__ROOM_EVENT__KIND__PART, &b);
     if (ev) {
@@ -70,6 +54,31 @@ static int64_t membership_event(struct ch_req *r, const struct room_row *room, i
         ev->quiet = quiet;
     }
     sbuf_free(&b);
+}
+
+/* Record a part of (user, session) in `room`, inside the open transaction (session ends and
+ * front end resets; single joins and parts go through pchat_join/pchat_part). `others` = how
+ * many other sessions of the same user remain in the room. Returns the seq or -1. */
+static int64_t part_event(struct ch_req *r, const struct room_row *room, int64_t user,
+                          const char *user_uri, const char *frontend_id, uint64_t session_id,
+                          int64_t others)
+{
+    int64_t seq = room_next_seq(r, room->id);
+    if (seq < 0)
+        return -1;
+    int64_t members = count_query(r, "part_room_count", room->id, 0, 1);
+    if (members < 0)
+        return -1;
+    bool quiet = others > 0 || members > r->ch->cfg->chat.participant_update_limit;
+    char rid[24], sq[24], uid[24], sid[24];
+    const char *p[] = { i64(rid, room->id), i64(sq, seq), "2", i64(uid, user), frontend_id,
+                        i64(sid, (int64_t)session_id), "false", quiet ? "true" : "false" };
+    PGresult *res = db_run(r->ch, "event_add", 8, p);
+    bool ok = pq_ok(res);
+    PQclear(res);
+    if (!ok || outbox(r, "PART", user_uri, room, 0, NULL) < 0)
+        return -1;
+    announce(r, room->id, room->uri, 2, user_uri, frontend_id, session_id, false, quiet, seq);
     return seq;
 }
 
@@ -114,91 +123,61 @@ struct joined_room {
     int n_members, n_managers;
 };
 
-/* Join one room. Returns 0, or an XCCOS error code with `why` filled. */
+/* Join one room (pchat_join: one round trip). Returns 0, or an XCCOS error code with `why`
+ * filled (503 when the store failed). */
 static int join_one(struct ch_req *r, const char *domain, const char *path,
                     struct joined_room *out, struct roster *ro, char *why, size_t whylen)
 {
     const Pchat__Request *rq = r->rq;
-    struct room_row *room = &out->row;
-    int found = room_by_path(r, domain, path, room);
-    if (found < 0)
-        return 503;
-    if (found > 0 || room->disabled) {
+    char guid[40];
+    if (room_guid(r->ch, domain, path, guid) < 0) {
         snprintf(why, whylen, "No such room: ma-chan://%.100s/%.100s", domain ? domain : "",
                  path ? path : "");
         return 404;
     }
-    bool in_scope;
-    int roles = room_rights(r, room, &in_scope);
-    if (roles < 0)
-        return 503;
-    if (!in_scope) {
-        /* the category does not admit the caller (or denies them: the ethical wall); a
-           secret room stays invisible, so it reads as missing */
-        if (room->privacy == 2 && !(roles & ROLE_MEMBER)) {
-            snprintf(why, whylen, "No such room: ma-chan://%.100s/%.100s", domain, path);
-            return 404;
-        }
-        snprintf(why, whylen, "You are not allowed in the category of the room \"%.200s\".",
-                 room->name);
-        return 403;
-    }
-    if (room->privacy != 0 && !(roles & ROLE_MEMBER)) {
-        if (room->privacy == 2) {
-            snprintf(why, whylen, "No such room: ma-chan://%.100s/%.100s", domain, path);
-            return 404;
-        }
-        snprintf(why, whylen, "You are not a member of the room \"%.200s\".", room->name);
-        return 403;
-    }
-    char rid[24], sid[24], inc[24], uid[24], sq[24];
+    char inc[24], sid[24], lim[24];
+    const char *p[] = { guid, r->ch->cfg->pool.domain, rq->user_uri, rq->frontend_id,
+                        i64(inc, (int64_t)rq->incarnation), i64(sid, (int64_t)rq->session_id),
+                        i64(lim, r->ch->cfg->chat.participant_update_limit),
+                        r->ch->cfg->compliance.enabled ? "true" : "false" };
+    PGresult *res = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!tx_begin(r))
-            return 503;
-        const char *pg[] = { rq->frontend_id, i64(sid, (int64_t)rq->session_id), i64(rid, room->id) };
-        PGresult *res = db_run(r->ch, "part_get", 3, pg);
-        if (!pq_ok_tuples(res)) {
-            PQclear(res);
-            tx_abort(r);
-            return 503;
-        }
-        int64_t seq;
-        if (PQntuples(res) == 1) {
-            /* joined already (a re-dispatched or repeated join): same answer, no new event */
-            seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-            PQclear(res);
-            tx_abort(r);
-            result_joined(r->res, (uint64_t)room->id, (uint64_t)seq, room->uri);
+        res = db_run(r->ch, "act_join", 8, p);
+        if (pq_ok_tuples(res) && PQntuples(res) == 1)
             break;
-        }
+        /* the same join committed concurrently (a re-dispatch): the retry reads it back */
+        bool dup = strcmp(pq_sqlstate(res), "23505") == 0;
         PQclear(res);
-        int64_t others = count_query(r, "part_user_count", room->id, r->user_id, 2);
-        seq = others < 0 ? -1
-                         : membership_event(r, room, 1, r->user_id, rq->user_uri, rq->frontend_id,
-                                            rq->session_id, roles & ROLE_MANAGER, others);
-        if (seq < 0) {
-            tx_abort(r);
-            return 503;
-        }
-        const char *pa[] = { rid, rq->frontend_id, i64(inc, (int64_t)rq->incarnation), sid,
-                             i64(uid, r->user_id), i64(sq, seq) };
-        res = db_run(r->ch, "part_add", 6, pa);
-        bool dup = !pq_ok(res) && strcmp(pq_sqlstate(res), "23505") == 0;
-        bool ok = pq_ok(res);
-        PQclear(res);
-        if (ok && tx_commit(r)) {
-            result_joined(r->res, (uint64_t)room->id, (uint64_t)seq, room->uri);
+        res = NULL;
+        if (!dup)
             break;
-        }
-        tx_abort(r);
-        if (!dup || attempt == 1)
-            return 503;
-        /* the same join committed concurrently (re-dispatch): read it back */
     }
+    if (!res)
+        return 503;
+    int status = atoi(PQgetvalue(res, 0, 0));
+    if (status != 200) {
+        snprintf(why, whylen, "%s", PQgetvalue(res, 0, 1));
+        PQclear(res);
+        return status;
+    }
+    struct room_row *room = &out->row;
+    memset(room, 0, sizeof *room);
+    room->id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    snprintf(room->guid, sizeof room->guid, "%s", guid);
+    room_uri(r->ch, guid, room->uri, sizeof room->uri);
+    room->name = xstrdup(PQgetvalue(res, 0, 7));
+    room->topic = xstrdup(PQgetvalue(res, 0, 8));
+    int64_t seq = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    bool already = PQgetvalue(res, 0, 4)[0] == 't';
+    if (!already)
+        announce(r, room->id, room->uri, 1, rq->user_uri, rq->frontend_id, rq->session_id,
+                 PQgetvalue(res, 0, 6)[0] == 't', PQgetvalue(res, 0, 5)[0] == 't', seq);
+    PQclear(res);
+    result_joined(r->res, (uint64_t)room->id, (uint64_t)seq, room->uri);
     /* the roster, after the commit so it includes the caller */
-    char lim[24];
-    const char *pr[] = { rid, i64(uid, r->user_id), i64(lim, JOIN_MAX_USERS) };
-    PGresult *res = db_run(r->ch, "room_roster", 3, pr);
+    char rid[24], uid[24], max[24];
+    const char *pr[] = { i64(rid, room->id), i64(uid, r->user_id), i64(max, JOIN_MAX_USERS) };
+    res = db_run(r->ch, "room_roster", 3, pr);
     if (!pq_ok_tuples(res)) {
         PQclear(res);
         return 503;
@@ -292,36 +271,29 @@ void cmd_join(struct ch_req *r)
 void cmd_part(struct ch_req *r)
 {
     const Pchat__Request *rq = r->rq;
-    struct room_row room;
-    int found = room_by_uri(r, r->cmd->chan_uri, &room);
-    if (found < 0) {
-        fail_store(r, "looking up a room to leave");
-        return;
-    }
-    if (found == 0) {
-        char rid[24], sid[24];
-        if (!tx_begin(r)) {
-            room_row_free(&room);
+    char guid[40];
+    if (room_guid_of_uri(r->ch, r->cmd->chan_uri, guid) == 0) {
+        char sid[24], lim[24];
+        const char *p[] = { guid, r->ch->cfg->pool.domain, rq->user_uri, rq->frontend_id,
+                            i64(sid, (int64_t)rq->session_id),
+                            i64(lim, r->ch->cfg->chat.participant_update_limit),
+                            r->ch->cfg->compliance.enabled ? "true" : "false" };
+        PGresult *res = db_run(r->ch, "act_part", 7, p);
+        if (!pq_ok_tuples(res) || PQntuples(res) != 1) {
+            PQclear(res);
             fail_store(r, "leaving a room");
             return;
         }
-        const char *p[] = { rq->frontend_id, i64(sid, (int64_t)rq->session_id), i64(rid, room.id) };
-        PGresult *res = db_run(r->ch, "part_del", 3, p);
-        bool ok = pq_ok_tuples(res);
-        bool was_in = ok && PQntuples(res) == 1;
+        int64_t room_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        int64_t seq = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        if (atoi(PQgetvalue(res, 0, 0)) == 200 && seq > 0) {
+            char uri[320];
+            room_uri(r->ch, guid, uri, sizeof uri);
+            announce(r, room_id, uri, 2, rq->user_uri, rq->frontend_id, rq->session_id, false,
+                     PQgetvalue(res, 0, 3)[0] == 't', seq);
+            result_parted(r->res, (uint64_t)room_id);
+        }
         PQclear(res);
-        if (ok && was_in) {
-            int64_t others = count_query(r, "part_user_count", room.id, r->user_id, 2);
-            ok = others >= 0 && membership_event(r, &room, 2, r->user_id, rq->user_uri,
-                                                 rq->frontend_id, rq->session_id, false, others) >= 0;
-        }
-        if (!ok || !tx_commit(r)) {
-            room_row_free(&room);
-            fail_store(r, "leaving a room");
-            return;
-        }
-        result_parted(r->res, (uint64_t)room.id);
-        room_row_free(&room);
     }
     /* a part for a room not joined still gets rpl:part echoing the URI (PROTOCOL §4), so
        the client forgets the room */
@@ -375,8 +347,8 @@ static void leave_rooms(struct ch_req *r, const char *stmt, const char *const *p
             if (ok) {
                 int64_t others = count_query(r, "part_user_count", room.id, left[i][1], 2);
                 ok = others >= 0 &&
-                     membership_event(r, &room, 2, left[i][1], PQgetvalue(u, 0, 0), r->rq->frontend_id,
-                                      (uint64_t)left[i][2], false, others) >= 0;
+                     part_event(r, &room, left[i][1], PQgetvalue(u, 0, 0), r->rq->frontend_id,
+                                (uint64_t)left[i][2], others) >= 0;
                 room_row_free(&room);
             }
             PQclear(u);

@@ -79,12 +79,6 @@ static const struct pq_stmt statements[] = {
     { "part_get",
       "SELECT joined_seq FROM participants"
       " WHERE frontend_id = $1 AND session_id = $2 AND room_id = $3" },
-    { "part_add",
-      "INSERT INTO participants (room_id, frontend_id, incarnation, session_id, user_id, joined_seq)"
-      " VALUES ($1, $2, $3, $4, $5, $6)" },
-    { "part_del",
-      "DELETE FROM participants WHERE frontend_id = $1 AND session_id = $2 AND room_id = $3"
-      " RETURNING user_id" },
     { "part_del_session",
       "DELETE FROM participants WHERE frontend_id = $1 AND session_id = $2"
       " RETURNING room_id, user_id, session_id" },
@@ -119,12 +113,6 @@ static const struct pq_stmt statements[] = {
       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" },
 
     /* messages */
-    { "msg_by_key",
-      "SELECT m.id, m.seq, m.room_id, (extract(epoch FROM m.created_at) * 1000000)::bigint"
-      "  FROM messages m WHERE m.request_key = $1" },
-    { "msg_add",
-      "INSERT INTO messages (room_id, seq, author_id, body, request_key) VALUES ($1, $2, $3, $4, $5)"
-      " RETURNING id, (extract(epoch FROM created_at) * 1000000)::bigint" },
     /* history up to the reader's join: later posts reach it live, not twice */
     { "msg_last",
       "SELECT * FROM (SELECT m.id, m.seq, u.uri, m.body,"
@@ -153,6 +141,11 @@ static const struct pq_stmt statements[] = {
       "  FROM room_events e LEFT JOIN users u ON u.id = e.user_id"
       " WHERE e.room_id = $1 AND e.seq BETWEEN $2 AND $3"
       " ORDER BY 1 LIMIT $4" },
+
+    /* the actions, one round trip each (sql/pchat/003_actions.sql) */
+    { "act_post", "SELECT * FROM pchat_post($1::uuid, $2, $3, $4, $5, $6, $7, $8)" },
+    { "act_join", "SELECT * FROM pchat_join($1::uuid, $2, $3, $4, $5, $6, $7, $8)" },
+    { "act_part", "SELECT * FROM pchat_part($1::uuid, $2, $3, $4, $5, $6, $7)" },
 
     /* compliance outbox (DESIGN.md §5: same transaction as the action) */
     { "outbox_add",

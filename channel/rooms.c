@@ -68,31 +68,44 @@ static int room_lookup(struct ch_req *r, const char *stmt, const char *key, stru
     return rc;
 }
 
-int room_by_path(struct ch_req *r, const char *domain, const char *path, struct room_row *out)
+int room_guid(const struct ch *ch, const char *domain, const char *path, char guid[40])
 {
-    if (!domain || strcasecmp(domain, r->ch->cfg->pool.domain) != 0 || !path)
-        return 1;
-    char guid[40];
-    snprintf(guid, sizeof guid, "%s", path);
+    if (!domain || strcasecmp(domain, ch->cfg->pool.domain) != 0 || !path || strlen(path) != 36)
+        return -1;
+    snprintf(guid, 40, "%s", path);
     for (char *p = guid; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    if (!is_guid(guid))
+    return is_guid(guid) ? 0 : -1;
+}
+
+int room_guid_of_uri(const struct ch *ch, const char *uri, char guid[40])
+{
+    const char *domain, *path;
+    size_t dlen;
+    if (!uri || xccos_split_room_uri(uri, &domain, &dlen, &path) < 0)
+        return -1;
+    char d[256];
+    if (dlen >= sizeof d)
+        return -1;
+    memcpy(d, domain, dlen);
+    d[dlen] = '\0';
+    return room_guid(ch, d, path, guid);
+}
+
+int room_by_path(struct ch_req *r, const char *domain, const char *path, struct room_row *out)
+{
+    char guid[40];
+    if (room_guid(r->ch, domain, path, guid) < 0)
         return 1;
     return room_lookup(r, "room_by_guid", guid, out);
 }
 
 int room_by_uri(struct ch_req *r, const char *uri, struct room_row *out)
 {
-    const char *domain, *path;
-    size_t dlen;
-    if (!uri || xccos_split_room_uri(uri, &domain, &dlen, &path) < 0)
+    char guid[40];
+    if (room_guid_of_uri(r->ch, uri, guid) < 0)
         return 1;
-    char d[256];
-    if (dlen >= sizeof d)
-        return 1;
-    memcpy(d, domain, dlen);
-    d[dlen] = '\0';
-    return room_by_path(r, d, path, out);
+    return room_lookup(r, "room_by_guid", guid, out);
 }
 
 int room_by_id(struct ch_req *r, int64_t id, struct room_row *out)
