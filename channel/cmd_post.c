@@ -52,7 +52,7 @@ void cmd_post(struct ch_req *r)
     }
     char guid[40];
     if (room_guid_of_uri(r->ch, cmd->chan_uri, guid) < 0) {
-        result_sip(r->res, 404, "no such room");
+        result_sip(r->res, 403, "no such room");
         return;
     }
     char sid[24];
@@ -73,7 +73,9 @@ void cmd_post(struct ch_req *r)
         }
         int status = atoi(PQgetvalue(res, 0, 0));
         if (status != 200) {
-            result_sip(r->res, status, PQgetvalue(res, 0, 1));
+            /* never 404: sofia ends the dialog on a 404 to an INFO (RFC 5057) and the client
+               would lose its whole chat session for one refused post */
+            result_sip(r->res, status == 404 ? 403 : status, PQgetvalue(res, 0, 1));
             PQclear(res);
             return;
         }

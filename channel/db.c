@@ -35,8 +35,8 @@ static const struct pq_stmt statements[] = {
       "       (SELECT count(DISTINCT p.user_id) FROM participants p WHERE p.room_id = r.id)"
       "  FROM rooms r JOIN categories c ON c.id = r.category_id"
       " WHERE NOT r.disabled AND pchat_in_scope(r.category_id, $5)"
-      "   AND (r.privacy < 2 OR EXISTS (SELECT 1 FROM room_roles g"
-      "                                 WHERE g.room_id = r.id AND g.user_id = $1))"
+      "   AND (r.privacy < 2 OR EXISTS (SELECT 1 FROM room_roles g WHERE g.room_id = r.id"
+      "                                 AND g.user_id = $1 AND g.role = 0))"
       "   AND ($2 = '' OR strpos(lower(r.name), lower($2)) > 0"
       "        OR ($4 AND strpos(lower(r.description), lower($2)) > 0))"
       " ORDER BY lower(r.name) LIMIT $3" },

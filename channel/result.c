@@ -98,6 +98,9 @@ Pchat__RoomEvent *result_event(struct ch_result *res, uint64_t room_id, uint64_t
 
 void result_sip(struct ch_result *res, int status, const char *reason)
 {
+    /* a 404 to an INFO ends the dialog (RFC 5057, and sofia enforces it): refuse with 403 */
+    if (status == 404)
+        status = 403;
     res->reply.sip_status = (uint32_t)status;
     free(res->reply.sip_reason);
     res->reply.sip_reason = xstrdup(reason ? reason : "");

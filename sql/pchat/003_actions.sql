@@ -94,12 +94,12 @@ BEGIN
      WHERE g.room_id = v_room.id AND g.user_id = v_user;
     manager := (v_roles & 2) <> 0;
     IF NOT pchat_in_scope(v_room.category_id, p_user) THEN
-        IF v_room.privacy = 2 AND (v_roles & 1) = 0 THEN
+        -- outside the scope (or denied: the ethical wall) grants are inert: a secret room
+        -- does not exist for them, and no other room is named
+        IF v_room.privacy = 2 THEN
             status := 404; reason := 'No such room: ma-chan://' || p_domain || '/' || p_guid; RETURN;
         END IF;
-        status := 403;
-        reason := 'You are not allowed in the category of the room "' || v_room.name || '".';
-        RETURN;
+        status := 403; reason := 'You are not allowed in this room''s category.'; RETURN;
     END IF;
     IF v_room.privacy <> 0 AND (v_roles & 1) = 0 THEN
         IF v_room.privacy = 2 THEN

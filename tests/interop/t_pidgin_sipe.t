@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t_pidgin_sipe.t — the real pidgin-sipe 1.25.0 client, driven headlessly by purple-driver, against
-# a pool of 1 front end and 2 workers: sign-in, room list, join, members, posts, history, leave.
+# a pool of 1 front end and 2 workers: sign-in, room list, join, members, posts, history, leave,
+# and the room model as SIPE shows it (a secret room, an auditorium).
 #
 # Environment (besides tests/lib/pool.sh's):
 #   PCHAT_INTEROP_SERVER    host:port of an already running server: no pool is started
@@ -24,7 +25,7 @@ if [[ ! -x $driver || ! -e $shim ]]; then
     exit 1
 fi
 
-tap_plan 27
+tap_plan 35
 declare -A client_fd client_pid
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -78,6 +79,26 @@ posts_seen() { # NAME AUTHOR FLAG TOKEN
         sed 's/.* //' | paste -sd' ' -
 }
 
+client_wait_count() { # NAME ERE COUNT [SECONDS] — true once COUNT lines of NAME's events match
+    local name=$1 pattern=$2 count=$3 limit=$((SECONDS + ${4:-15}))
+    ((limit > deadline)) && limit=$deadline
+    until (($(grep -cE -- "$pattern" "$work/$name.out") >= count)); do
+        if ((SECONDS >= limit)) || ! kill -0 "${client_pid[$name]}" 2>/dev/null; then
+            (($(grep -cE -- "$pattern" "$work/$name.out") >= count))
+            return
+        fi
+        sleep 0.1
+    done
+}
+
+# The URI of room NAME in the last room list CLIENT received ("" when not listed).
+listed_uri() { # CLIENT NAME
+    local uri
+    uri=$(sed -n "s/^ROOM name=$2 uri=\([^ ]*\) .*/\1/p" "$work/$1.out" | tail -n 1)
+    uri=${uri//%20/ }
+    echo "${uri//%25/%}"
+}
+
 # Closing the command pipes is enough to end the drivers: EOF makes them sign out and exit.
 clients_quit() {
     local name fd
@@ -124,6 +145,13 @@ else
     }
     admin policy set --domain "$POOL_DOMAIN" --enable
     admin category set Demo --add-allowed "domain:$POOL_DOMAIN"
+    # For the room-model checks at the end: a secret room only bob belongs to, and a closed
+    # auditorium where alice presents and bob only listens.
+    admin room new Hideout --category Demo --privacy secret
+    admin room set Hideout --add-member "sip:bob@$POOL_DOMAIN"
+    admin room new Stage --category Demo --privacy closed --type auditorium
+    admin room set Stage --add-member "sip:alice@$POOL_DOMAIN" --add-presenter "sip:alice@$POOL_DOMAIN" \
+        --add-member "sip:bob@$POOL_DOMAIN"
     server=127.0.0.1:$POOL_SIP_PORT_1
     domain=$POOL_DOMAIN
     work=$POOL_DIR # kept by pool.sh when a test fails
@@ -254,6 +282,51 @@ fi
 client_send alice "join ma-chan://$domain/00000000-0000-4000-8000-$(printf '%012d' "$RANDOM")"
 check "joining a room that does not exist shows 'Error joining chat room' (rpl:join code != 200)" \
     client_wait alice '^ERROR Error joining chat room' 10
+
+# ---- the room model as SIPE shows it -------------------------------------------------------------
+
+if [[ -n ${PCHAT_INTEROP_SERVER:-} ]]; then
+    tap_skip 8 "the room-model checks need the rooms this script makes with pchatctl"
+else
+    # A secret room: its member finds and joins it; anyone else neither sees it nor gets in,
+    # and the refusal does not say that it exists.
+    client_send bob roomlist
+    client_wait bob '^ROOMLIST-END$'
+    hideout_uri=$(listed_uri bob Hideout)
+    [[ $hideout_uri == "ma-chan://$domain/"?* ]]
+    tap_ok $? "bob, a member of the secret room Hideout, sees it in his room list (got '$hideout_uri')"
+    client_send carol roomlist
+    client_wait carol '^ROOMLIST-END$'
+    grep -q '^ROOM name=Lobby ' "$work/carol.out" && ! grep -q '^ROOM name=Hideout ' "$work/carol.out"
+    tap_ok $? "carol, not a member, does not see the secret room Hideout in her room list (Lobby is there)"
+    client_send carol "join ${hideout_uri:-ma-chan://$domain/none}"
+    check "carol joining Hideout by its URI gets 'Error joining chat room: No such room'" \
+        client_wait carol '^ERROR Error joining chat room.*No such room' 10
+    client_send bob "join $hideout_uri"
+    check "bob joins Hideout" client_wait bob "^JOINED $(re "$hideout_uri") Hideout\$"
+
+    # An auditorium: only presenters post; a member's post is refused and SIPE says so.
+    stage_uri=$(listed_uri bob Stage)
+    stage_re=$(re "$stage_uri")
+    bccontexts_alice=$(grep -c '^REPLY rpl:bccontext ' "$work/alice.out")
+    bccontexts_bob=$(grep -c '^REPLY rpl:bccontext ' "$work/bob.out")
+    client_send alice "join $stage_uri"
+    client_send bob "join $stage_uri"
+    client_wait alice "^JOINED $stage_re Stage\$" && client_wait bob "^JOINED $stage_re Stage\$"
+    tap_ok $? "alice (presenter) and bob (member) join the auditorium Stage ($stage_uri)"
+    client_wait_count alice '^REPLY rpl:bccontext ' $((bccontexts_alice + 1))
+    client_wait_count bob '^REPLY rpl:bccontext ' $((bccontexts_bob + 1))
+    client_send bob "say $stage_uri bob-stage-$token"
+    check "bob, a member but no presenter, posting in the auditorium gets 'This message was not delivered'" \
+        client_wait bob "^ERROR This message was not delivered to chat room 'Stage': bob-stage-$token\$"
+    client_send alice "say $stage_uri alice-stage-$token"
+    check "alice's post as the presenter reaches bob" \
+        client_wait bob "^MSG $stage_re sip:alice@$domain_re .* alice-stage-$token\$"
+    client_wait alice "^MSG $stage_re sip:alice@$domain_re .* alice-stage-$token\$"
+    sleep 0.5 # bob's post was refused before alice's was stored; it would have arrived first
+    ! grep -q "bob-stage-$token" "$work/alice.out" && ! grep -qE "^MSG .* bob-stage-$token\$" "$work/bob.out"
+    tap_ok $? "bob's refused post reached nobody, not even as an echo to bob"
+fi
 
 # ---- sign-out ----------------------------------------------------------------------------------
 
