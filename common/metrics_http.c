@@ -47,19 +47,6 @@ struct metrics_server {
     struct metrics_conn conns[METRICS_MAX_CONNECTIONS];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* --- connections ----------------------------------------------------------------------------- */
 
 static void conn_watch(struct metrics_server *srv, struct metrics_conn *c, int events)
@@ -401,11 +388,11 @@ struct metrics_server *metrics_server_open(const char *address, int port,
                                            char *err, size_t errlen)
 {
     if (!hooks || !hooks->collect || !hooks->watch) {
-        set_err(err, errlen, "metrics: the server needs a collect and a watch callback");
+        set_error(err, errlen, "metrics: the server needs a collect and a watch callback");
         return NULL;
     }
     if (port < 0 || port > 65535) {
-        set_err(err, errlen, "metrics: port must be between 0 and 65535 (got %d)", port);
+        set_error(err, errlen, "metrics: port must be between 0 and 65535 (got %d)", port);
         return NULL;
     }
     if (!address || !*address)
@@ -420,13 +407,13 @@ struct metrics_server *metrics_server_open(const char *address, int port,
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(address, service, &hints, &ai);
     if (rc != 0) {
-        set_err(err, errlen, "metrics: \"%s\" is not a numeric IPv4 or IPv6 address (%s); use "
+        set_error(err, errlen, "metrics: \"%s\" is not a numeric IPv4 or IPv6 address (%s); use "
                 "an address such as 127.0.0.1, 0.0.0.0 or ::", address, gai_strerror(rc));
         return NULL;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        set_err(err, errlen, "metrics: cannot create a socket for %s: %s", endpoint,
+        set_error(err, errlen, "metrics: cannot create a socket for %s: %s", endpoint,
                 strerror(errno));
         freeaddrinfo(ai);
         return NULL;
@@ -434,7 +421,7 @@ struct metrics_server *metrics_server_open(const char *address, int port,
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-        set_err(err, errlen, "metrics: cannot listen on %s: %s; choose a free metrics_port "
+        set_error(err, errlen, "metrics: cannot listen on %s: %s; choose a free metrics_port "
                 "(or 0 to turn metrics off)", endpoint, strerror(errno));
         close(fd);
         freeaddrinfo(ai);

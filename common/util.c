@@ -1,6 +1,7 @@
 /* util.c — clocks, a xorshift random source, and allocation helpers that never return NULL. */
 #include "util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,16 @@ char *strlcpy0(char *dst, const char *src, size_t dstlen)
     memcpy(dst, src, n);
     dst[n] = '\0';
     return dst;
+}
+
+void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
 
 static void out_of_memory(size_t n)

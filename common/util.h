@@ -12,6 +12,8 @@ uint64_t random_u64(void);     /* non-cryptographic, seeded from getrandom at fi
 int random_between(int lo, int hi);
 /* Copy at most dstlen-1 bytes and NUL-terminate; returns dst. */
 char *strlcpy0(char *dst, const char *src, size_t dstlen);
+/* printf into a caller's error buffer (truncating, always NUL-terminated; err may be NULL). */
+void set_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* malloc that aborts the process on failure (used for small control structures only). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

@@ -1,6 +1,7 @@
 /* xccos.c — decoding of client XCCOS commands (through xdoc) and the helpers shared by the
  * renderers (xccos_render.c holds the documents the server sends). */
 #include "xccos.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,19 +39,6 @@ static enum xccos_cmd_id command_by_id(const char *id, size_t len)
     return XCMD_UNKNOWN;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static const char *attr_or(const struct xnode *n, const char *name, const char *fallback)
 {
     const char *v = xnode_attr(n, name);
@@ -81,14 +69,14 @@ static enum xccos_err decode_chanids(struct xccos_cmd *c, const struct xnode *da
 {
     const struct xnode *first = xnode_child(data, "chanid");
     if (!first) {
-        set_err(err, errlen, "%s needs at least one data/chanid element", c->id);
+        set_error(err, errlen, "%s needs at least one data/chanid element", c->id);
         return XCCOS_ESCHEMA;
     }
     int total = 0;
     for (const struct xnode *n = first; n; n = xnode_next(n, "chanid"))
         total++;
     if (total > XCCOS_MAX_CHANIDS) {
-        set_err(err, errlen, "%s names %d rooms; at most %d rooms can be joined in one command",
+        set_error(err, errlen, "%s names %d rooms; at most %d rooms can be joined in one command",
                 c->id, total, XCCOS_MAX_CHANIDS);
         return XCCOS_ESCHEMA;
     }
@@ -99,11 +87,11 @@ static enum xccos_err decode_chanids(struct xccos_cmd *c, const struct xnode *da
         ch->domain = xnode_attr(n, "domain");
         ch->value = xnode_attr(n, "value");
         if (!ch->domain || !*ch->domain || strchr(ch->domain, '/')) {
-            set_err(err, errlen, "%s: chanid %d needs a domain attribute without '/'", c->id, i);
+            set_error(err, errlen, "%s: chanid %d needs a domain attribute without '/'", c->id, i);
             return XCCOS_ESCHEMA;
         }
         if (!ch->value || !*ch->value) {
-            set_err(err, errlen, "%s: chanid %d needs a non-empty value attribute (the room path)",
+            set_error(err, errlen, "%s: chanid %d needs a non-empty value attribute (the room path)",
                     c->id, i);
             return XCCOS_ESCHEMA;
         }
@@ -118,7 +106,7 @@ static enum xccos_err decode_chanib_uri(struct xccos_cmd *c, const struct xnode 
     const struct xnode *chanib = xnode_child(data, "chanib");
     const char *uri = chanib ? xnode_attr(chanib, "uri") : NULL;
     if (!uri || !*uri) {
-        set_err(err, errlen, "%s needs data/chanib with a uri attribute", c->id);
+        set_error(err, errlen, "%s needs data/chanib with a uri attribute", c->id);
         return XCCOS_ESCHEMA;
     }
     c->chan_uri = uri;
@@ -151,19 +139,19 @@ static enum xccos_err decode_bcq(struct xccos_cmd *c, const struct xnode *data, 
                 break;
             }
     if (!q) {
-        set_err(err, errlen, "%s: bcq needs a last, before or after element", c->id);
+        set_error(err, errlen, "%s: bcq needs a last, before or after element", c->id);
         return XCCOS_ESCHEMA;
     }
     const char *cnt = xnode_attr(q, "cnt");
     if (!parse_count(cnt, XCCOS_BCQ_MAX_CNT, &c->bcq_cnt)) {
-        set_err(err, errlen, "%s: bcq/%s cnt must be a whole number from 0 to %d (got \"%.32s\")",
+        set_error(err, errlen, "%s: bcq/%s cnt must be a whole number from 0 to %d (got \"%.32s\")",
                 c->id, qname, XCCOS_BCQ_MAX_CNT, cnt ? cnt : "");
         return XCCOS_ESCHEMA;
     }
     if (c->bcq != XCCOS_BCQ_LAST) {
         const char *msgid = xnode_attr(q, "msgid");
         if (!msgid || !*msgid) {
-            set_err(err, errlen, "%s: bcq/%s needs a msgid attribute", c->id, qname);
+            set_error(err, errlen, "%s: bcq/%s needs a msgid attribute", c->id, qname);
             return XCCOS_ESCHEMA;
         }
         c->bcq_msgid = msgid;
@@ -183,7 +171,7 @@ static enum xccos_err decode_chansrch(struct xccos_cmd *c, const struct xnode *d
     else if (strcasecmp(ext, "true") == 0)
         c->extended = true;
     else {
-        set_err(err, errlen, "%s: qib extended must be true or false (got \"%.32s\")", c->id, ext);
+        set_error(err, errlen, "%s: qib extended must be true or false (got \"%.32s\")", c->id, ext);
         return XCCOS_ESCHEMA;
     }
     return XCCOS_OK;
@@ -194,7 +182,7 @@ static enum xccos_err decode_grpchat(struct xccos_cmd *c, const struct xnode *g,
 {
     const char *uri = xnode_attr(g, "chanUri");
     if (!uri || !*uri) {
-        set_err(err, errlen, "grpchat needs a chanUri attribute naming the room");
+        set_error(err, errlen, "grpchat needs a chanUri attribute naming the room");
         return XCCOS_ESCHEMA;
     }
     c->chan_uri = uri;
@@ -202,7 +190,7 @@ static enum xccos_err decode_grpchat(struct xccos_cmd *c, const struct xnode *g,
     c->ts = attr_or(g, "ts", "");
     const struct xnode *chat = xnode_child(g, "chat");
     if (!chat) {
-        set_err(err, errlen, "grpchat needs a chat element holding the message text");
+        set_error(err, errlen, "grpchat needs a chat element holding the message text");
         return XCCOS_ESCHEMA;
     }
     c->text = chat->text;
@@ -264,7 +252,7 @@ enum xccos_err xccos_cmd_parse(const char *buf, size_t len, const struct xdoc_li
 
     const struct xnode *root = xdoc_root(doc);
     if (strcmp(root->name, "xccos") != 0) {
-        set_err(err, errlen, "the root element is <%.40s>; an XCCOS document starts with <xccos>",
+        set_error(err, errlen, "the root element is <%.40s>; an XCCOS document starts with <xccos>",
                 root->name);
         xdoc_free(doc);
         return XCCOS_EROOT;
@@ -278,10 +266,10 @@ enum xccos_err xccos_cmd_parse(const char *buf, size_t len, const struct xdoc_li
         kind = XCMD_GRPCHAT;
     else {
         if (el)
-            set_err(err, errlen, "<xccos> holds <%.40s>; a client sends <cmd> or <grpchat>",
+            set_error(err, errlen, "<xccos> holds <%.40s>; a client sends <cmd> or <grpchat>",
                     el->name);
         else
-            set_err(err, errlen, "<xccos> is empty; a client sends <cmd> or <grpchat>");
+            set_error(err, errlen, "<xccos> is empty; a client sends <cmd> or <grpchat>");
         xdoc_free(doc);
         return XCCOS_EROOT;
     }
@@ -289,14 +277,14 @@ enum xccos_err xccos_cmd_parse(const char *buf, size_t len, const struct xdoc_li
     const char *id = xnode_attr(el, "id");
     if (kind != XCMD_GRPCHAT && (!id || !*id)) {
         /* Without an id no reply can be addressed, so this is not a command at all. */
-        set_err(err, errlen, "<cmd> has no id attribute, so it cannot be answered");
+        set_error(err, errlen, "<cmd> has no id attribute, so it cannot be answered");
         xdoc_free(doc);
         return XCCOS_EROOT;
     }
 
     struct xccos_cmd *c = calloc(1, sizeof *c);
     if (!c) {
-        set_err(err, errlen, "out of memory decoding an XCCOS command");
+        set_error(err, errlen, "out of memory decoding an XCCOS command");
         xdoc_free(doc);
         return XCCOS_EXML;
     }

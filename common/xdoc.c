@@ -1,6 +1,7 @@
 /* xdoc.c — hardened expat parse of an untrusted XML body into a read-only tree that lives in
  * one arena per document, so xdoc_free is a single walk over a few big blocks. */
 #include "xdoc.h"
+#include "util.h"
 
 #include <expat.h>
 #include <limits.h>
@@ -115,26 +116,13 @@ struct parse_state {
     size_t errlen;
 };
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (!errbuf || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Record the first error with the parser's current position and stop expat for good. */
 static void fail(struct parse_state *st, enum xdoc_err err, const char *what)
 {
     if (st->err != XDOC_OK)
         return;
     st->err = err;
-    set_err(st->errbuf, st->errlen, "line %lu, column %lu: %s",
+    set_error(st->errbuf, st->errlen, "line %lu, column %lu: %s",
             (unsigned long)XML_GetCurrentLineNumber(st->parser),
             (unsigned long)XML_GetCurrentColumnNumber(st->parser) + 1, what);
     XML_StopParser(st->parser, XML_FALSE);
@@ -347,7 +335,7 @@ static enum xdoc_err expat_failure(struct parse_state *st)
     enum XML_Error code = XML_GetErrorCode(st->parser);
     enum xdoc_err err = code == XML_ERROR_NO_MEMORY ? XDOC_ENOMEM : XDOC_EMALFORMED;
     const XML_LChar *msg = XML_ErrorString(code);
-    set_err(st->errbuf, st->errlen, "line %lu, column %lu: %s",
+    set_error(st->errbuf, st->errlen, "line %lu, column %lu: %s",
             (unsigned long)XML_GetErrorLineNumber(st->parser),
             (unsigned long)XML_GetErrorColumnNumber(st->parser) + 1,
             msg ? msg : "not well-formed");
@@ -364,16 +352,16 @@ enum xdoc_err xdoc_parse(const char *buf, size_t len, const struct xdoc_limits *
         lim = &xdoc_default_limits;
 
     if (len > lim->max_bytes || len > INT_MAX) {
-        set_err(err, errlen, "document has %zu bytes; the limit is %zu", len,
+        set_error(err, errlen, "document has %zu bytes; the limit is %zu", len,
                 lim->max_bytes < INT_MAX ? lim->max_bytes : (size_t)INT_MAX);
         return XDOC_ETOOBIG;
     }
     if (len == 0 || !buf) {
-        set_err(err, errlen, "document is empty");
+        set_error(err, errlen, "document is empty");
         return XDOC_EMALFORMED;
     }
     if (lim->max_depth < 1 || lim->max_nodes < 1 || lim->max_attrs < 0) {
-        set_err(err, errlen, "xdoc limits are invalid (depth %d, nodes %d, attributes %d)",
+        set_error(err, errlen, "xdoc limits are invalid (depth %d, nodes %d, attributes %d)",
                 lim->max_depth, lim->max_nodes, lim->max_attrs);
         return XDOC_EMALFORMED;
     }
@@ -391,7 +379,7 @@ enum xdoc_err xdoc_parse(const char *buf, size_t len, const struct xdoc_limits *
     if (!st.parser) {
         free(st.frames);
         xdoc_free(st.doc);
-        set_err(err, errlen, "out of memory");
+        set_error(err, errlen, "out of memory");
         return XDOC_ENOMEM;
     }
 
@@ -400,7 +388,7 @@ enum xdoc_err xdoc_parse(const char *buf, size_t len, const struct xdoc_limits *
     if (result == XDOC_OK && status != XML_STATUS_OK)
         result = expat_failure(&st);
     if (result == XDOC_OK && !st.doc->root) {
-        set_err(err, errlen, "document has no element");
+        set_error(err, errlen, "document has no element");
         result = XDOC_EMALFORMED;
     }
 
