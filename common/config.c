@@ -342,7 +342,8 @@ static const struct config_key config_keys[] = {
     INT_KEY("frontend.admit_delay_high_ms", frontend.admit_delay_high_ms, 50, 1, 60000),
     INT_KEY("frontend.admit_delay_low_ms", frontend.admit_delay_low_ms, 20, 0, 60000),
     INT_KEY("frontend.admit_hold_ms", frontend.admit_hold_ms, 500, 0, 60000),
-    INT_KEY("frontend.admit_post_delay_ms", frontend.admit_post_delay_ms, 250, 1, 120000),
+    INT_KEY("frontend.admit_post_delay_ms", frontend.admit_post_delay_ms, 150, 1, 120000),
+    INT_KEY("frontend.admit_delivery_high_ms", frontend.admit_delivery_high_ms, 50, 1, 60000),
     INT_KEY("frontend.outbound_high", frontend.outbound_high, 20000, 100, 10000000),
 
     RECORDS_KEY("channel.frontends", channel.frontends, channel.n_frontends,

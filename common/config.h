@@ -98,10 +98,14 @@ struct pchat_config {
                                           shedding stops, 0..60000 (20), < high */
         int admit_hold_ms;             /* frontend.admit_hold_ms: how long it must stay below
                                           low before shedding stops, 0..60000 (500) */
-        int admit_post_delay_ms;       /* frontend.admit_post_delay_ms: queue delay at which
-                                          posts are shed too, 1..120000 (250) */
+        int admit_post_delay_ms;       /* frontend.admit_post_delay_ms: queue delay (or delivery
+                                          delay of one INFO in ten) at which posts are shed too,
+                                          1..120000 (150) */
         int outbound_high;             /* frontend.outbound_high: server INFOs queued over all
                                           sessions that count as overload, 100..10000000 (20000) */
+        int admit_delivery_high_ms;    /* frontend.admit_delivery_high_ms: when more than one in
+                                          ten server INFOs takes longer than this from queueing to
+                                          the client's 200, the node is overloaded, 1..60000 (50) */
     } frontend;
 
     struct {

@@ -42,18 +42,21 @@ struct edge_conn {
     socklen_t peer_len;
     char peer_name[64];
     int leg_port;                 /* local port of our socket towards sofia */
+    char leg_addr[INET_ADDRSTRLEN]; /* and its address (127.0.0.x) */
     struct sbuf in[2];            /* bytes read from each side, not yet a whole message */
     struct sbuf out[2];           /* bytes waiting to be written to each side */
     uint64_t sessions[CONN_SESSIONS];
     int n_sessions;
     int64_t last_active;
     bool closing;
+    int busy;                     /* inside its own event handler: free it only afterwards */
 };
 
 struct edge {
     int tcp_fd, udp_fd;
     int tcp_wait, udp_wait;
     int sofia_port;
+    int leg_source;               /* legs bind to 127.0.0.(1 + leg_source) */
     uint32_t next_id;
     struct hmap conns;            /* id -> edge_conn */
     struct hmap udp_peers;        /* hash(client address) -> edge_conn */
@@ -63,6 +66,8 @@ struct edge {
 static struct edge edge;
 
 static void conn_close(struct fe *fe, struct edge_conn *c, const char *why);
+static void conn_free(struct edge_conn *c);
+static bool flush(struct fe *fe, struct edge_conn *c, enum leg leg);
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -152,7 +157,7 @@ static long frame(const struct sbuf *b, size_t *skip, size_t *hdr_len)
         }
         line = eol + 2;
     }
-    if (body > (long)(1u << 20) + READ_CHUNK)
+    if (body > (long)OUT_MAX)
         return -1;
     if (avail < *hdr_len + (size_t)body)
         return 0;
@@ -178,7 +183,7 @@ static void rewrite_contact(struct sbuf *out, const char *v, size_t vlen, const 
     sbuf_puts(out, "sip:");
     if (colon && at)
         sbuf_append(out, colon + 1, (size_t)(at - colon - 1)), sbuf_putc(out, '@');
-    sbuf_printf(out, "127.0.0.1:%d;transport=%s", c->leg_port, c->udp ? "udp" : "tcp");
+    sbuf_printf(out, "%s:%d;transport=%s", c->leg_addr, c->leg_port, c->udp ? "udp" : "tcp");
     sbuf_append(out, uri_end, vlen - (size_t)(uri_end - v));
 }
 
@@ -226,6 +231,147 @@ static void rewrite(struct sbuf *out, const char *msg, size_t hdr_len, size_t to
     sbuf_append(out, msg + hdr_len, total - hdr_len);
 }
 
+/* ---- the fast path: INFOs the front end sends itself ---------------------------------- */
+
+/* The value of the first header named `full`/`compact` in a header block, or NULL. */
+static const char *header_value(const char *msg, size_t hdr_len, const char *full,
+                                const char *compact, size_t *vlen)
+{
+    const char *end = msg + hdr_len - 2;
+    for (const char *line = msg; line < end;) {
+        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon && line[0] != ' ' && line[0] != '\t') {
+            size_t nlen = (size_t)(colon - line);
+            while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
+                nlen--;
+            if (header_is(line, nlen, full, compact)) {
+                const char *v = colon + 1;
+                while (v < eol && (*v == ' ' || *v == '\t'))
+                    v++;
+                *vlen = (size_t)(eol - v);
+                return v;
+            }
+        }
+        line = eol + 2;
+    }
+    return NULL;
+}
+
+/* A response to an INFO we sent ourselves (our branch mark in its Via): hand its status to
+ * the session and report true, so it is not relayed to the stack. */
+static bool answer_to_our_info(struct fe *fe, const char *msg, size_t hdr_len)
+{
+    if (strncmp(msg, "SIP/2.0 ", 8) != 0)
+        return false;
+    size_t vlen;
+    const char *via = header_value(msg, hdr_len, "via", "v", &vlen);
+    const char *mark = via ? memmem(via, vlen, EDGE_BRANCH_MARK, strlen(EDGE_BRANCH_MARK)) : NULL;
+    if (!mark)
+        return false;
+    uint64_t sid = strtoull(mark + strlen(EDGE_BRANCH_MARK), NULL, 16);
+    int status = atoi(msg + 8);
+    struct fe_session *sess = session_get(fe, sid);
+    if (sess && status >= 200)
+        session_info_answered(fe, sess, status);
+    return true;
+}
+
+/* An INFO in a dialog the front end knows (its session learnt the dialog): handled here,
+ * without the SIP stack. Returns false to let the stack have it (unknown dialog, UDP, …). */
+static bool fast_info(struct fe *fe, struct edge_conn *c, const char *msg, size_t hdr_len,
+                      size_t total)
+{
+    if (c->udp || strncmp(msg, "INFO ", 5) != 0)
+        return false;
+    size_t idlen;
+    const char *id = header_value(msg, hdr_len, "call-id", "i", &idlen);
+    if (!id)
+        return false;
+    while (idlen > 0 && (id[idlen - 1] == ' ' || id[idlen - 1] == '\t'))
+        idlen--;
+    struct fe_session *s = NULL;
+    for (int i = 0; i < c->n_sessions && !s; i++) {
+        struct fe_session *cand = session_get(fe, c->sessions[i]);
+        if (cand && cand->dlg.ready && !cand->ended && cand->nh &&
+            strlen(cand->dlg.call_id) == idlen && memcmp(cand->dlg.call_id, id, idlen) == 0)
+            s = cand;
+    }
+    if (!s)
+        return false;
+    /* the lines an answer echoes, in their order: every Via, From, To, Call-ID, CSeq */
+    struct sbuf echo;
+    sbuf_init(&echo, HEADER_MAX);
+    const char *end = msg + hdr_len - 2;
+    for (const char *line = msg; line < end;) {
+        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        size_t nlen = colon ? (size_t)(colon - line) : 0;
+        while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
+            nlen--;
+        if (colon && line[0] != ' ' && line[0] != '\t' &&
+            (header_is(line, nlen, "via", "v") || header_is(line, nlen, "from", "f") ||
+             header_is(line, nlen, "to", "t") || header_is(line, nlen, "call-id", "i") ||
+             header_is(line, nlen, "cseq", NULL))) {
+            sbuf_append(&echo, line, (size_t)(eol - line) + 2);
+        }
+        line = eol + 2;
+    }
+    struct fe_answer ans = { .edge = true, .conn_id = c->id, .headers = sbuf_steal(&echo, NULL) };
+    info_handle(fe, s, msg + hdr_len, total - hdr_len, &ans);
+    return true;
+}
+
+void edge_respond(struct fe *fe, uint32_t conn_id, const char *headers, int status,
+                  const char *phrase, const char *extra)
+{
+    struct edge_conn *c = conn_id ? hmap_get(&edge.conns, conn_id) : NULL;
+    if (!c || c->closing || !headers)
+        return;
+    struct sbuf *b = &c->out[LEG_CLIENT];
+    sbuf_printf(b, "SIP/2.0 %d %s\r\n", status, phrase);
+    sbuf_puts(b, headers);
+    sbuf_puts(b, extra ? extra : "");
+    sbuf_puts(b, "Content-Length: 0\r\n\r\n");
+    if (b->overflow)
+        conn_close(fe, c, "its outbound buffer overflowed");
+    else if (!flush(fe, c, LEG_CLIENT))
+        conn_close(fe, c, "the client went away");
+}
+
+int edge_send_info(struct fe *fe, struct fe_session *s, const char *body, size_t len)
+{
+    struct edge_conn *c = s->conn_id ? hmap_get(&edge.conns, s->conn_id) : NULL;
+    if (!c || c->udp || c->closing || !s->dlg.ready)
+        return -1;
+    struct sbuf *b = &c->out[LEG_CLIENT];
+    if (b->len > OUT_MAX / 2)
+        return -1;
+    const struct pchat_config *cfg = fe->cfg;
+    uint32_t cseq = ++s->dlg.cseq;
+    /* the shape pidgin-sipe accepts (PROTOCOL §2.7): From = the URI it INVITEd with our tag
+       and no URI parameters, its dialog's Call-ID, text/plain, Content-Length */
+    sbuf_printf(b, "INFO %s SIP/2.0\r\n"
+                   "Via: SIP/2.0/TCP %s:%d;branch=" EDGE_BRANCH_MARK "%" PRIx64 ".%" PRIx32 "\r\n"
+                   "Max-Forwards: 70\r\n"
+                   "From: %s\r\n"
+                   "To: %s\r\n"
+                   "Call-ID: %s\r\n"
+                   "CSeq: %" PRIu32 " INFO\r\n"
+                   "Content-Type: text/plain\r\n"
+                   "Content-Length: %zu\r\n\r\n",
+                s->dlg.target, cfg->frontend.sip_address, cfg->frontend.sip_port, s->id, cseq,
+                s->dlg.local, s->dlg.remote, s->dlg.call_id, cseq, len);
+    sbuf_append(b, body, len);
+    if (b->overflow) {
+        conn_close(fe, c, "its outbound buffer overflowed");
+        return 0;   /* the session ended with the connection */
+    }
+    if (!flush(fe, c, LEG_CLIENT))
+        conn_close(fe, c, "the client went away");
+    return 0;
+}
+
 /* ---- I/O ------------------------------------------------------------------------------- */
 
 static void update_mask(struct fe *fe, struct edge_conn *c, enum leg leg)
@@ -262,7 +408,7 @@ static bool flush(struct fe *fe, struct edge_conn *c, enum leg leg)
 }
 
 /* Turn whole messages read from `from` into rewritten bytes queued for the other side. */
-static bool process(struct edge_conn *c, enum leg from)
+static bool process(struct fe *fe, struct edge_conn *c, enum leg from)
 {
     enum leg to = from == LEG_CLIENT ? LEG_SOFIA : LEG_CLIENT;
     struct sbuf *in = &c->in[from];
@@ -276,6 +422,14 @@ static bool process(struct edge_conn *c, enum leg from)
         if (total == 0) {
             consume(in, skip);
             return true;
+        }
+        if (from == LEG_CLIENT && (fast_info(fe, c, in->data + skip, hdr, (size_t)total) ||
+                                   answer_to_our_info(fe, in->data + skip, hdr))) {
+            /* handled here; the stack never sees it */
+            if (c->closing)
+                return true;   /* the answer closed the connection */
+            consume(in, skip + (size_t)total);
+            continue;
         }
         rewrite(&c->out[to], in->data + skip, hdr, (size_t)total, c, from);
         consume(in, skip + (size_t)total);
@@ -297,19 +451,16 @@ static int register_fd(struct fe *fe, struct edge_conn *c, enum leg leg)
     return c->wait[leg] > 0 ? 0 : -1;
 }
 
-static int on_ready(struct fe *fe, su_wait_t *w, void *arg)
+static void handle_ready(struct fe *fe, struct edge_conn *c, enum leg leg, int events)
 {
-    struct edge_conn *c = (struct edge_conn *)((uintptr_t)arg & ~(uintptr_t)1);
-    enum leg leg = (enum leg)((uintptr_t)arg & 1);
-    int events = su_wait_events(w, c->fd[leg]);
     if (events & SU_WAIT_OUT) {
         if (!flush(fe, c, leg)) {
             conn_close(fe, c, leg == LEG_CLIENT ? "the client stopped reading" : "sofia closed");
-            return 0;
+            return;
         }
     }
     if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
-        return 0;
+        return;
     char buf[READ_CHUNK];
     for (int round = 0; round < 4; round++) {
         ssize_t n = recv(c->fd[leg], buf, sizeof buf, 0);
@@ -320,24 +471,37 @@ static int on_ready(struct fe *fe, su_wait_t *w, void *arg)
         if (n <= 0) {
             conn_close(fe, c, leg == LEG_CLIENT ? "the client closed its connection"
                                                 : "sofia closed the leg");
-            return 0;
+            return;
         }
         c->last_active = mono_us();
         sbuf_append(&c->in[leg], buf, (size_t)n);
         if (c->in[leg].overflow) {
             conn_close(fe, c, "a message exceeds the size limit");
-            return 0;
+            return;
         }
         if ((size_t)n < sizeof buf)
             break;
     }
     enum leg to = leg == LEG_CLIENT ? LEG_SOFIA : LEG_CLIENT;
-    if (!process(c, leg)) {
+    if (!process(fe, c, leg)) {
         conn_close(fe, c, "it sent something that is not SIP, or stopped reading");
-        return 0;
+        return;
     }
-    if (!flush(fe, c, to))
+    if (!c->closing && !flush(fe, c, to))
         conn_close(fe, c, "the other side went away");
+}
+
+static int on_ready(struct fe *fe, su_wait_t *w, void *arg)
+{
+    struct edge_conn *c = (struct edge_conn *)((uintptr_t)arg & ~(uintptr_t)1);
+    enum leg leg = (enum leg)((uintptr_t)arg & 1);
+    if (c->closing)
+        return 0;
+    int events = su_wait_events(w, c->fd[leg]);
+    c->busy++;
+    handle_ready(fe, c, leg, events);
+    if (--c->busy == 0 && c->closing)
+        conn_free(c);
     return 0;
 }
 
@@ -347,10 +511,12 @@ static struct edge_conn *conn_new(struct fe *fe, bool udp)
     c->id = ++edge.next_id ? edge.next_id : ++edge.next_id;
     c->udp = udp;
     c->fd[0] = c->fd[1] = -1;
-    for (int i = 0; i < 2; i++) {
-        sbuf_init(&c->in[i], (size_t)fe->cfg->frontend.max_body_bytes + HEADER_MAX + READ_CHUNK);
+    /* what a client sends is capped at its largest allowed message; what the stack sends
+       (a room list of hundreds of rooms, a long history) is ours and may be much larger */
+    sbuf_init(&c->in[LEG_CLIENT], (size_t)fe->cfg->frontend.max_body_bytes + HEADER_MAX + READ_CHUNK);
+    sbuf_init(&c->in[LEG_SOFIA], OUT_MAX + READ_CHUNK);
+    for (int i = 0; i < 2; i++)
         sbuf_init(&c->out[i], OUT_MAX + READ_CHUNK);
-    }
     c->last_active = mono_us();
     return c;
 }
@@ -367,18 +533,52 @@ static int open_leg(struct edge_conn *c)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)edge.sofia_port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+    /* each leg takes a local port; when 127.0.0.1 runs out, the next loopback address gives
+       another ~28,000 (all of 127/8 is local) */
+    for (int tries = 0; tries < 250; tries++) {
+        struct sockaddr_in src = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK + edge.leg_source) };
+        /* the port is picked at connect time, per destination (not reserved by bind) */
+        if (edge.leg_source)
+            setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (edge.leg_source == 0 || bind(fd, (struct sockaddr *)&src, sizeof src) == 0) {
+            if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EINPROGRESS)
+                break;
+        }
+        if (errno != EADDRNOTAVAIL && errno != EADDRINUSE) {
+            close(fd);
+            return -1;
+        }
         close(fd);
-        return -1;
+        edge.leg_source = (edge.leg_source + 1) % 250;
+        log_info("relay legs now use source address 127.0.0.%d", 1 + edge.leg_source);
+        fd = socket(AF_INET, (c->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        set_nonblock(fd);
+        if (!c->udp)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     struct sockaddr_in me;
     socklen_t len = sizeof me;
     getsockname(fd, (struct sockaddr *)&me, &len);
     c->leg_port = ntohs(me.sin_port);
+    inet_ntop(AF_INET, &me.sin_addr, c->leg_addr, sizeof c->leg_addr);
     c->fd[LEG_SOFIA] = fd;
     return 0;
 }
 
+static void conn_free(struct edge_conn *c)
+{
+    for (int leg = 0; leg < 2; leg++) {
+        sbuf_free(&c->in[leg]);
+        sbuf_free(&c->out[leg]);
+    }
+    free(c);
+}
+
+/* Close both legs and end the client's sessions. Safe to call from inside the connection's
+ * own handler (answers and deliveries can close it): it is freed when the handler returns. */
 static void conn_close(struct fe *fe, struct edge_conn *c, const char *why)
 {
     if (c->closing)
@@ -388,16 +588,17 @@ static void conn_close(struct fe *fe, struct edge_conn *c, const char *why)
     for (int leg = 0; leg < 2; leg++) {
         if (c->wait[leg] > 0)
             su_root_deregister(fe->root, c->wait[leg]);
+        c->wait[leg] = 0;
         if (c->fd[leg] >= 0)
             close(c->fd[leg]);
-        sbuf_free(&c->in[leg]);
-        sbuf_free(&c->out[leg]);
+        c->fd[leg] = -1;
     }
     hmap_del(&edge.conns, c->id);
     if (c->udp)
         hmap_del(&edge.udp_peers, hmap_hash_bytes(&c->peer, c->peer_len));
     /* the client is gone: its sessions end now (ntc:part to the others), and nothing is ever
        sent to them again */
+    c->busy++;
     for (int i = 0; i < c->n_sessions; i++) {
         struct fe_session *s = session_get(fe, c->sessions[i]);
         if (!s)
@@ -411,7 +612,9 @@ static void conn_close(struct fe *fe, struct edge_conn *c, const char *why)
         if (nh)
             nua_handle_destroy(nh);
     }
-    free(c);
+    c->busy--;
+    if (!c->busy)
+        conn_free(c);
 }
 
 void edge_session_opened(struct fe *fe, uint32_t conn_id, uint64_t session_id)
@@ -496,10 +699,14 @@ static int on_udp(struct fe *fe, su_wait_t *w, void *arg)
         sbuf_reset(&c->in[LEG_CLIENT]);
         sbuf_append(&c->in[LEG_CLIENT], buf, (size_t)len);
         /* one datagram is one message; anything unframed in it is dropped */
-        if (!process(c, LEG_CLIENT))
+        c->busy++;
+        if (!process(fe, c, LEG_CLIENT))
             sbuf_reset(&c->out[LEG_SOFIA]);
         sbuf_reset(&c->in[LEG_CLIENT]);
-        flush(fe, c, LEG_SOFIA);
+        if (!c->closing)
+            flush(fe, c, LEG_SOFIA);
+        if (--c->busy == 0 && c->closing)
+            conn_free(c);
     }
     return 0;
 }

@@ -12,9 +12,11 @@
 #define PCHAT_EDGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fe;
+struct fe_session;
 
 #define EDGE_CALLID_MARK "~c"
 
@@ -26,6 +28,16 @@ void edge_janitor(struct fe *fe);
 uint32_t edge_conn_of_callid(const char *call_id);
 /* A session began on a connection: it ends when the connection closes. */
 void edge_session_opened(struct fe *fe, uint32_t conn_id, uint64_t session_id);
+/* Send a server INFO in s's dialog straight on the client's connection, bypassing the SIP
+ * stack (the hot path of room traffic). The client's answer comes back to
+ * session_info_answered. Returns 0, or -1 when the connection cannot take it (then the
+ * caller uses the stack). */
+int edge_send_info(struct fe *fe, struct fe_session *s, const char *body, size_t len);
+#define EDGE_BRANCH_MARK "z9hG4bKpc"
+/* Answer an INFO that came through the fast path: status line, the request's own Via, From,
+ * To, Call-ID and CSeq lines (`headers`), then `extra` (complete CRLF-ended lines or ""). */
+void edge_respond(struct fe *fe, uint32_t conn_id, const char *headers, int status,
+                  const char *phrase, const char *extra);
 /* Connections open now. */
 int edge_connections(const struct fe *fe);
 

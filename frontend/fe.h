@@ -46,9 +46,20 @@ struct fe_outdoc {                 /* one queued server -> client INFO body */
     char body[];
 };
 
+/* What the front end needs to send an in-dialog INFO itself (edge.h fast path). */
+struct fe_dialog {
+    bool ready;                    /* learnt from the client's first request after the 200 */
+    char *call_id;                 /* as the client sent it (without the edge's suffix) */
+    char *local;                   /* our side: "<sip:pchat-chan@example.com>;tag=..." (From) */
+    char *remote;                  /* the client: "<sip:alice@example.com>;tag=...;epid=..." (To) */
+    char *target;                  /* Request-URI: the client's address of record */
+    uint32_t cseq;                 /* our CSeq counter for the INFOs we send ourselves */
+};
+
 struct fe_session {
     uint64_t id;
     uint32_t conn_id;              /* edge connection (edge.h), 0 if unknown */
+    struct fe_dialog dlg;
     nua_handle_t *nh;              /* NULL once the dialog is gone */
     enum session_role role;
     char *user_uri;
@@ -67,10 +78,14 @@ struct fe_session {
     int out_len;
     int out_inflight;              /* INFOs sent, response not yet received */
     int64_t out_sent_at;           /* mono µs the INFO in flight was queued */
+    int64_t out_progress;          /* mono µs an INFO was last sent or answered */
+    int64_t out_queued[8];         /* when each INFO in flight was queued, oldest first */
+    int out_q_head, out_q_len;
 
-    struct fe_request *req_head, *req_tail; /* requests waiting for the one in flight */
+    struct fe_request *req_head, *req_tail; /* requests waiting for room in the pipeline */
     int req_len;
-    struct fe_request *req_inflight;
+    int req_inflight;              /* requests queued for or at a worker (at most a few) */
+    int pinned;                    /* the worker they go to (keeps them in order), -1 none */
 };
 
 /* Why the front end sent a request; tells what to do with the reply. */
@@ -94,6 +109,16 @@ struct fe_pending_sip {
     uint32_t conn_id;              /* edge connection it came through */
 };
 
+/* Where the final answer to a client's INFO goes: through the SIP stack (its saved event) or
+ * straight onto the client's connection (the edge's fast path, edge.h). */
+struct fe_answer {
+    bool edge;
+    uint32_t conn_id;              /* edge: the connection */
+    char *headers;                 /* edge: the request's Via, From, To, Call-ID, CSeq lines */
+    bool saved_valid;              /* stack: saved holds the request */
+    nua_saved_event_t saved[1];
+};
+
 struct fe_request {
     uint64_t id;
     uint64_t session_id;
@@ -106,9 +131,10 @@ struct fe_request {
     int64_t queued;                /* mono µs it entered the ready queue */
     int64_t deadline;              /* mono µs */
     bool held;                     /* the client's INFO awaits its final response (posts) */
-    nua_saved_event_t saved[1];
+    struct fe_answer answer;       /* where that response goes */
     int worker;                    /* index in fe.workers while in flight, else -1 */
     uint32_t attempt;
+    bool counted;                  /* one of its session's pipelined requests */
     int64_t not_before;            /* mono µs: waiting in the retry list until then */
     struct fe_pending_sip *pending;  /* REQ_POLICY */
     char *user_uri;                /* REQ_POLICY: the user asked about */
@@ -174,6 +200,14 @@ struct fe {
     bool overloaded;               /* admission control is shedding (admit.c) */
     int64_t overload_since, calm_since;
     uint64_t overload_episodes;
+    /* delivery delay over the current 100 ms tick (admit.c) */
+    uint32_t tick_delivered, tick_late_high, tick_late_post;
+    bool delivery_late_high, delivery_late_post;
+    double delivery_rate;          /* server INFOs answered per second (smoothed) */
+    double dispatch_rate;          /* requests sent to workers per second (smoothed) */
+    uint32_t tick_dispatched;
+    int64_t last_admit_tick;
+    int64_t loop_lag;              /* how late the last janitor tick ran, µs */
     struct fe_stats stats;
 };
 
@@ -197,6 +231,8 @@ void session_end(struct fe *fe, struct fe_session *s, const char *why);
 /* Queue one XCCOS document for delivery as INFO; cuts a session whose queue is full. */
 void session_send(struct fe *fe, struct fe_session *s, const void *doc, size_t len);
 void session_info_answered(struct fe *fe, struct fe_session *s, int status);
+/* The client's first request in the dialog tells the headers of ours (see fe_dialog). */
+void session_learn_dialog(struct fe_session *s, sip_t const *sip);
 void session_joined(struct fe *fe, struct fe_session *s, uint64_t room_id, uint64_t seq,
                     const char *room_uri);
 void session_parted(struct fe *fe, struct fe_session *s, uint64_t room_id);
@@ -206,7 +242,15 @@ void session_release_if_done(struct fe *fe, struct fe_session *s);
 void sessions_janitor(struct fe *fe);
 
 /* info.c */
+/* An INFO through the SIP stack. */
 void info_received(struct fe *fe, nua_handle_t *nh, struct fe_session *s, sip_t const *sip);
+/* The XCCOS body of an INFO of session s, however it came; `ans` says where the answer goes
+ * (taken over). */
+void info_handle(struct fe *fe, struct fe_session *s, const char *body, size_t len,
+                 struct fe_answer *ans);
+/* Send the final answer of an INFO and release what `ans` holds. */
+void answer_send(struct fe *fe, struct fe_session *s, struct fe_answer *ans, int status,
+                 const char *reason, int retry_after);
 
 /* router.c */
 int router_open(struct fe *fe);
@@ -245,6 +289,10 @@ const char *xcmd_name(enum xccos_cmd_id cmd);
 enum admit_verdict { ADMIT_ACCEPT, ADMIT_REJECT };
 enum admit_verdict admit_decide(struct fe *fe, struct fe_session *s, enum xccos_cmd_id cmd);
 bool admit_overloaded(struct fe *fe);
+/* A server INFO was answered `lag_us` after it was queued. */
+void admit_delivered(struct fe *fe, int64_t lag_us);
+/* Every janitor tick: turn the tick's delivery delays into the overload signals. */
+void admit_tick(struct fe *fe);
 int admit_retry_after(struct fe *fe);
 
 /* zmq_su.c: ZeroMQ sockets inside su_root */

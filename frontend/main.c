@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ static void janitor_tick(struct fe *fe, su_timer_t *t, void *arg)
     sessions_janitor(fe);
     edge_janitor(fe);
     stats_tick(fe);
+    admit_tick(fe);
     admit_overloaded(fe);   /* the overload state also ends while no INFO arrives */
     static int ticks;
     if (++ticks % 100 == 0)   /* every 10 s */
@@ -157,6 +159,17 @@ int main(int argc, char **argv)
     }
     su_root_threading(fe.root, 0);
 
+    /* each client costs three descriptors (its socket, the relay leg, the stack's end of it):
+       take every descriptor the system allows */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && (int)(nofile.rlim_cur / 3) < cfg.frontend.max_sessions)
+        log_warn("open-files limit %llu allows about %llu clients, fewer than frontend.max_sessions "
+                 "(%d): raise it (ulimit -n, LimitNOFILE=)", (unsigned long long)nofile.rlim_cur,
+                 (unsigned long long)nofile.rlim_cur / 3, cfg.frontend.max_sessions);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -37,17 +37,31 @@ static void ready_push_back(struct fe *fe, struct fe_request *r)
     r->queued = mono_us();
 }
 
-static void ready_push_front(struct fe *fe, struct fe_request *r)
+/* Put a request back (re-dispatch, retry) where its id belongs: the ready queue stays in
+ * request order, which is each session's order, so a session's requests can never overtake
+ * one another even when a worker dies between them. */
+static void ready_insert_sorted(struct fe *fe, struct fe_request *r)
 {
-    r->prev = NULL;
-    r->next = fe->ready_head;
-    if (fe->ready_head)
-        fe->ready_head->prev = r;
+    struct fe_request *at = fe->ready_head;
+    while (at && at->id < r->id)
+        at = at->next;
+    if (!at) {
+        int64_t queued = r->queued;
+        ready_push_back(fe, r);
+        r->queued = queued ? queued : r->queued;
+        return;
+    }
+    r->next = at;
+    r->prev = at->prev;
+    if (at->prev)
+        at->prev->next = r;
     else
-        fe->ready_tail = r;
-    fe->ready_head = r;
+        fe->ready_head = r;
+    at->prev = r;
     fe->ready_len++;
 }
+
+static void worker_died(struct fe *fe, int wi, int64_t silent_ms);
 
 static void ready_remove(struct fe *fe, struct fe_request *r)
 {
@@ -85,6 +99,9 @@ void request_free(struct fe_request *r)
 {
     if (r->pending)   /* a held SIP request nobody answered yet: answer it now */
         sip_policy_answered(NULL, r, 503);
+    free(r->answer.headers);
+    if (r->answer.saved_valid)
+        nua_destroy_event(r->answer.saved);
     free(r->user_uri);
     free(r->body);
     free(r);
@@ -96,19 +113,7 @@ void request_answer(struct fe *fe, struct fe_request *r, int status, const char 
     if (!r->held)
         return;
     r->held = false;
-    struct fe_session *s = session_get(fe, r->session_id);
-    if (s && s->nh) {
-        char ra[16], diag[512];
-        snprintf(ra, sizeof ra, "%d", retry_after);
-        snprintf(diag, sizeof diag, "ms-diagnostics: %d;reason=\"%s\";source=\"%s\"",
-                 status == 503 ? 5000 : 4000 + status % 100, reason ? reason : "", fe->id);
-        nua_respond(s->nh, status, sip_status_phrase(status) ? sip_status_phrase(status) : "Error",
-                    NUTAG_WITH_SAVED(r->saved),
-                    TAG_IF(status >= 300 && reason && *reason, SIPTAG_HEADER_STR(diag)),
-                    TAG_IF(status == 503 && retry_after > 0, SIPTAG_RETRY_AFTER_STR(ra)),
-                    TAG_END());
-    }
-    nua_destroy_event(r->saved);
+    answer_send(fe, session_get(fe, r->session_id), &r->answer, status, reason, retry_after);
 }
 
 /* ---- workers ------------------------------------------------------------------------- */
@@ -212,13 +217,30 @@ static int pick_worker(struct fe *fe)
     return best;
 }
 
+/* Requests a session may have queued for or at a worker at once. They all go to one worker
+ * (the session's pin), whose queue runs them in order, so a burst of posts is pipelined
+ * without ever being reordered. */
+#define SESSION_PIPELINE 8
+/* Ready requests looked at per dispatch round (past a pinned one whose worker is full). */
+#define DISPATCH_SCAN 256
+
 static void try_dispatch(struct fe *fe)
 {
-    while (fe->ready_head) {
-        int wi = pick_worker(fe);
-        if (wi < 0)
-            return;
-        struct fe_request *r = fe->ready_head;
+    int scanned = 0;
+    for (struct fe_request *r = fe->ready_head, *next; r && scanned < DISPATCH_SCAN; r = next) {
+        next = r->next;
+        scanned++;
+        struct fe_session *s = r->counted ? session_get(fe, r->session_id) : NULL;
+        int wi;
+        if (s && s->pinned >= 0 && fe->workers[s->pinned].alive) {
+            wi = s->pinned;
+            if (fe->workers[wi].credit <= 0)
+                continue;   /* waits for its own worker; others may go ahead */
+        } else {
+            wi = pick_worker(fe);
+            if (wi < 0)
+                return;     /* no credit anywhere */
+        }
         ready_remove(fe, r);
         Pchat__Request q;
         build_request(fe, r, &q);
@@ -229,11 +251,15 @@ static void try_dispatch(struct fe *fe)
         if (wire_send_to_worker(fe->router, w->ident, w->ident_len, &m) < 0) {
             log_warn("worker %s cannot take a request (%s); trying another", w->name,
                      zmq_strerror(errno));
-            w->alive = false;
-            w->credit = 0;
-            ready_push_front(fe, r);
+            ready_insert_sorted(fe, r);
+            worker_died(fe, wi, -1);   /* its requests go back in order, before this one */
+            next = fe->ready_head;
+            scanned = 0;
             continue;
         }
+        if (s)
+            s->pinned = wi;
+        fe->tick_dispatched++;
         r->worker = wi;
         w->credit--;
         w->inflight++;
@@ -242,21 +268,24 @@ static void try_dispatch(struct fe *fe)
     }
 }
 
-static void session_next(struct fe *fe, struct fe_session *s)
+/* One of the session's pipelined requests is done: let the next waiting ones in. */
+static void session_done(struct fe *fe, struct fe_session *s)
 {
-    s->req_inflight = NULL;
-    if (s->req_head) {
+    if (--s->req_inflight == 0)
+        s->pinned = -1;   /* nothing in flight: its next request may go to any worker */
+    while (s->req_head && s->req_inflight < SESSION_PIPELINE) {
         struct fe_request *n = s->req_head;
         s->req_head = n->next;
         if (!s->req_head)
             s->req_tail = NULL;
         s->req_len--;
         fe->session_queued--;
-        s->req_inflight = n;
+        s->req_inflight++;
+        n->counted = true;
         ready_push_back(fe, n);
-    } else {
-        session_release_if_done(fe, s);
     }
+    if (s->req_inflight == 0)
+        session_release_if_done(fe, s);
 }
 
 void router_submit(struct fe *fe, struct fe_request *r)
@@ -264,7 +293,7 @@ void router_submit(struct fe *fe, struct fe_request *r)
     struct fe_session *s = NULL;
     if (r->purpose == REQ_CLIENT || r->purpose == REQ_SESSION_END)
         s = session_get(fe, r->session_id);
-    if (s && s->req_inflight) {
+    if (s && (s->req_inflight >= SESSION_PIPELINE || s->req_head)) {
         r->next = NULL;
         r->prev = s->req_tail;
         if (s->req_tail)
@@ -276,8 +305,10 @@ void router_submit(struct fe *fe, struct fe_request *r)
         fe->session_queued++;
         return;
     }
-    if (s)
-        s->req_inflight = r;
+    if (s) {
+        s->req_inflight++;
+        r->counted = true;
+    }
     ready_push_back(fe, r);
     try_dispatch(fe);
 }
@@ -311,8 +342,8 @@ static void request_fail(struct fe *fe, struct fe_request *r, const char *why)
         rooms_fetched(fe, r->room_id, NULL, 0);
     if (r->purpose == REQ_POLICY)
         sip_policy_answered(fe, r, 503);
-    if (s && s->req_inflight == r)
-        session_next(fe, s);
+    if (s && r->counted)
+        session_done(fe, s);
     request_free(r);
 }
 
@@ -376,8 +407,8 @@ static void handle_reply(struct fe *fe, Pchat__Reply *rep)
         }
         break;
     }
-    if (s && s->req_inflight == r)
-        session_next(fe, s);
+    if (s && r->counted)
+        session_done(fe, s);
     request_free(r);
 }
 
@@ -460,15 +491,28 @@ static void worker_died(struct fe *fe, int wi, int64_t silent_ms)
     struct fe_worker *w = &fe->workers[wi];
     w->alive = false;
     w->credit = 0;
-    /* collect its requests first, oldest first, then put them back at the head */
-    struct fe_request *list[1024];
     int n = 0;
     size_t pos = 0;
+    uint64_t key;
     void *v;
-    while (hmap_next(&fe->inflight, &pos, NULL, &v)) {
+    while (hmap_next(&fe->inflight, &pos, &key, &v)) {
         struct fe_request *r = v;
-        if (r->worker == wi && n < (int)ARRAY_LEN(list))
-            list[n++] = r;
+        if (r->worker != wi)
+            continue;
+        hmap_del(&fe->inflight, key);
+        r->worker = -1;
+        r->attempt++;
+        w->inflight--;
+        fe->stats.redispatched++;
+        ready_insert_sorted(fe, r);
+        n++;
+    }
+    /* sessions pinned to it pick a new worker with their oldest request */
+    pos = 0;
+    while (hmap_next(&fe->sessions, &pos, NULL, &v)) {
+        struct fe_session *s = v;
+        if (s->pinned == wi)
+            s->pinned = -1;
     }
     if (silent_ms < 0)
         log_warn("worker %s is unreachable: declared dead, re-dispatching its %d requests",
@@ -476,23 +520,6 @@ static void worker_died(struct fe *fe, int wi, int64_t silent_ms)
     else
         log_warn("worker %s silent for %lld ms: declared dead, re-dispatching its %d requests",
                  w->name, (long long)silent_ms, n);
-    for (int i = 0; i < n; i++) {
-        for (int j = i + 1; j < n; j++)
-            if (list[j]->id > list[i]->id) {
-                struct fe_request *t = list[i];
-                list[i] = list[j];
-                list[j] = t;
-            }
-    }
-    for (int i = 0; i < n; i++) {   /* newest first onto the front: oldest ends up first */
-        struct fe_request *r = list[i];
-        hmap_del(&fe->inflight, r->id);
-        r->worker = -1;
-        r->attempt++;
-        w->inflight--;
-        fe->stats.redispatched++;
-        ready_push_front(fe, r);
-    }
 }
 
 void router_janitor(struct fe *fe)
@@ -526,7 +553,7 @@ void router_janitor(struct fe *fe)
         }
         *pp = r->next;
         r->not_before = 0;
-        ready_push_back(fe, r);
+        ready_insert_sorted(fe, r);
     }
     /* this node's state for pchatctl pool status; the answer carries the wanted state */
     if (now - fe->last_report >= 5000000 && router_live_workers(fe) > 0) {

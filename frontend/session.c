@@ -5,18 +5,23 @@
  * (PROTOCOL.md §2.7, §2.9): an ended session never sends again, and the front end never BYEs a
  * client that may still be alive — it answers the client's next request with 481 instead. */
 #include "fe.h"
+#include "edge.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_tag.h>
 
 #include "log.h"
 #include "util.h"
 
-/* INFOs in flight per session. pidgin-sipe answers each at once; one at a time keeps every
- * room's order on the wire without relying on the client's handling of reordering. */
-#define SESSION_WINDOW 1
+/* INFOs in flight per session. Through the stack (UDP, or before the dialog is known) one at
+ * a time; on the edge's fast path several, since one TCP connection keeps them in order. */
+#define SESSION_WINDOW_STACK 1
+#define SESSION_WINDOW_FAST 8
+/* a client that answers none of our INFOs for this long is gone (Timer F, RFC 3261) */
+#define SESSION_ANSWER_TIMEOUT_US (32 * 1000000LL)
 
 static bool agent_does_not_retry(const struct pchat_config *cfg, const char *ua)
 {
@@ -38,6 +43,7 @@ struct fe_session *session_new(struct fe *fe, nua_handle_t *nh, enum session_rol
     s->service_uri = xstrdup(service);
     s->non_retrying = agent_does_not_retry(fe->cfg, ua);
     s->last_activity = mono_us();
+    s->pinned = -1;
     hmap_put(&fe->sessions, s->id, s);
     return s;
 }
@@ -69,6 +75,10 @@ static void drop_outbound(struct fe *fe, struct fe_session *s)
 
 static void session_free(struct fe *fe, struct fe_session *s)
 {
+    free(s->dlg.call_id);
+    free(s->dlg.local);
+    free(s->dlg.remote);
+    free(s->dlg.target);
     hmap_del(&fe->sessions, s->id);
     drop_outbound(fe, s);
     free(s->rooms);
@@ -80,7 +90,7 @@ static void session_free(struct fe *fe, struct fe_session *s)
 
 void session_release_if_done(struct fe *fe, struct fe_session *s)
 {
-    if (s->ended && !s->nh && !s->req_inflight && s->req_len == 0)
+    if (s->ended && !s->nh && s->req_inflight == 0 && s->req_len == 0)
         session_free(fe, s);
 }
 
@@ -118,7 +128,8 @@ void session_end(struct fe *fe, struct fe_session *s, const char *why)
 
 static void pump(struct fe *fe, struct fe_session *s)
 {
-    while (!s->ended && s->nh && s->out_head && s->out_inflight < SESSION_WINDOW) {
+    int window = s->dlg.ready ? SESSION_WINDOW_FAST : SESSION_WINDOW_STACK;
+    while (!s->ended && s->nh && s->out_head && s->out_inflight < window) {
         struct fe_outdoc *d = s->out_head;
         s->out_head = d->next;
         if (!s->out_head)
@@ -126,12 +137,36 @@ static void pump(struct fe *fe, struct fe_session *s)
         s->out_len--;
         fe->out_total--;
         s->out_sent_at = d->queued;
-        nua_info(s->nh, SIPTAG_CONTENT_TYPE_STR("text/plain"), SIPTAG_PAYLOAD_STR(d->body),
-                 TAG_END());
+        s->out_progress = mono_us();
+        if (s->out_q_len < (int)ARRAY_LEN(s->out_queued))
+            s->out_queued[(s->out_q_head + s->out_q_len++) % ARRAY_LEN(s->out_queued)] = d->queued;
         s->out_inflight++;
+        if (edge_send_info(fe, s, d->body, d->len) < 0)
+            nua_info(s->nh, SIPTAG_CONTENT_TYPE_STR("text/plain"), SIPTAG_PAYLOAD_STR(d->body),
+                     TAG_END());
         free(d);
     }
-    (void)fe;
+}
+
+void session_learn_dialog(struct fe_session *s, sip_t const *sip)
+{
+    if (s->dlg.ready || !sip || !sip->sip_call_id || !sip->sip_from || !sip->sip_to ||
+        !sip->sip_to->a_tag)
+        return;
+    su_home_t home[1] = { SU_HOME_INIT(home) };
+    char *remote = sip_header_as_string(home, (sip_header_t const *)sip->sip_from);
+    char *local = sip_header_as_string(home, (sip_header_t const *)sip->sip_to);
+    if (remote && local) {
+        /* the Call-ID as the client knows it: without the edge's per-connection suffix */
+        const char *id = sip->sip_call_id->i_id;
+        const char *mark = strstr(id, EDGE_CALLID_MARK);
+        s->dlg.call_id = mark ? xstrndup(id, (size_t)(mark - id)) : xstrdup(id);
+        s->dlg.remote = xstrdup(remote);
+        s->dlg.local = xstrdup(local);
+        s->dlg.target = xstrdup(s->user_uri);
+        s->dlg.ready = true;
+    }
+    su_home_deinit(home);
 }
 
 void session_send(struct fe *fe, struct fe_session *s, const void *doc, size_t len)
@@ -169,10 +204,20 @@ void session_info_answered(struct fe *fe, struct fe_session *s, int status)
         return;
     if (s->out_inflight > 0)
         s->out_inflight--;
+    s->out_progress = mono_us();
+    int64_t queued = s->out_sent_at;
+    if (s->out_q_len > 0) {   /* answers come back in the order sent: one connection */
+        queued = s->out_queued[s->out_q_head];
+        s->out_q_head = (s->out_q_head + 1) % (int)ARRAY_LEN(s->out_queued);
+        s->out_q_len--;
+    }
     if (status < 300) {
         fe->stats.deliveries++;
-        if (s->out_sent_at)
-            histogram_observe(&fe->stats.delivery_latency, (double)(mono_us() - s->out_sent_at) / 1e6);
+        if (queued) {
+            int64_t lag = s->out_progress - queued;
+            histogram_observe(&fe->stats.delivery_latency, (double)lag / 1e6);
+            admit_delivered(fe, lag);
+        }
         pump(fe, s);
         return;
     }
@@ -220,6 +265,10 @@ void sessions_janitor(struct fe *fe)
         struct fe_session *s = v;
         if (!s->ended && s->overflowed) {
             session_end(fe, s, "outbound queue full");
+            continue;
+        }
+        if (!s->ended && s->out_inflight > 0 && now - s->out_progress > SESSION_ANSWER_TIMEOUT_US) {
+            session_end(fe, s, "the client stopped answering our INFOs");
             continue;
         }
         if (!s->ended && now - s->last_activity > expiry) {

@@ -374,6 +374,7 @@ void fe_nua_callback(nua_event_t event, int status, char const *phrase, nua_t *n
         /* the session refresh; a session we cut gets 481 so the client re-connects */
         if (s && !s->ended) {
             s->last_activity = mono_us();
+            session_learn_dialog(s, sip);
             nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(fe->nua), TAG_END());
         } else {
             nua_respond(nh, 481, "Call/Transaction Does Not Exist", NUTAG_WITH_THIS(fe->nua),
@@ -381,8 +382,10 @@ void fe_nua_callback(nua_event_t event, int status, char const *phrase, nua_t *n
         }
         break;
     case nua_i_ack:
-        if (s)
+        if (s) {
             s->last_activity = mono_us();
+            session_learn_dialog(s, sip);
+        }
         break;
     case nua_i_bye:
         if (s) {
