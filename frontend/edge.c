@@ -94,6 +94,51 @@ static bool header_is(const char *name, size_t len, const char *full, const char
            (compact && len == strlen(compact) && strncasecmp(name, compact, len) == 0);
 }
 
+/* One line of a header block. Header lines have a name and a value (both trimmed); the
+ * start line and folded continuations have neither (name_len 0). */
+struct hline {
+    const char *raw;
+    size_t raw_len;
+    const char *name, *value;
+    size_t name_len, value_len;
+};
+
+/* Step through the lines of a header block; `end` points at the CRLF that ends the block
+ * (the empty line). */
+static bool hline_next(const char **pos, const char *end, struct hline *h)
+{
+    if (*pos >= end)
+        return false;
+    const char *line = *pos;
+    const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+    *pos = eol + 2;
+    *h = (struct hline){ .raw = line, .raw_len = (size_t)(eol - line), .value = eol };
+    const char *colon = memchr(line, ':', (size_t)(eol - line));
+    if (!colon || line[0] == ' ' || line[0] == '\t')
+        return true;
+    size_t nlen = (size_t)(colon - line);
+    while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
+        nlen--;
+    if (memchr(line, ' ', nlen))
+        return true;   /* "INFO sip:…": the start line, not a header */
+    const char *v = colon + 1;
+    while (v < eol && (*v == ' ' || *v == '\t'))
+        v++;
+    size_t vlen = (size_t)(eol - v);
+    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+        vlen--;
+    h->name = line;
+    h->name_len = nlen;
+    h->value = v;
+    h->value_len = vlen;
+    return true;
+}
+
+static bool hline_is(const struct hline *h, const char *full, const char *compact)
+{
+    return h->name_len && header_is(h->name, h->name_len, full, compact);
+}
+
 uint32_t edge_conn_of_callid(const char *call_id)
 {
     const char *m = call_id ? strstr(call_id, EDGE_CALLID_MARK) : NULL;
@@ -134,28 +179,21 @@ static long frame(const struct sbuf *b, size_t *skip, size_t *hdr_len)
         return -1;
     long body = 0;
     bool seen = false;
-    for (const char *line = h; line < end;) {
-        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
-        const char *colon = memchr(line, ':', (size_t)(eol - line));
-        if (colon && line[0] != ' ' && line[0] != '\t') {
-            size_t nlen = (size_t)(colon - line);
-            while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
-                nlen--;
-            if (header_is(line, nlen, "content-length", "l")) {
-                const char *v = colon + 1;
-                while (v < eol && (*v == ' ' || *v == '\t'))
-                    v++;
-                char *stop;
-                long n = strtol(v, &stop, 10);
-                while (stop < eol && (*stop == ' ' || *stop == '\t'))
-                    stop++;
-                if (stop == v || stop != eol || n < 0 || seen)
-                    return -1;   /* missing, garbage, negative or twice: not trustworthy */
-                body = n;
-                seen = true;
-            }
-        }
-        line = eol + 2;
+    struct hline hl;
+    for (const char *pos = h; hline_next(&pos, end, &hl);) {
+        if (!hline_is(&hl, "content-length", "l"))
+            continue;
+        char num[24];
+        if (hl.value_len == 0 || hl.value_len >= sizeof num || seen)
+            return -1;   /* missing, absurd or twice: not trustworthy */
+        memcpy(num, hl.value, hl.value_len);
+        num[hl.value_len] = '\0';
+        char *stop;
+        long n = strtol(num, &stop, 10);
+        if (*stop || n < 0)
+            return -1;
+        body = n;
+        seen = true;
     }
     if (body > (long)OUT_MAX)
         return -1;
@@ -195,37 +233,27 @@ static void rewrite(struct sbuf *out, const char *msg, size_t hdr_len, size_t to
     const char *end = msg + hdr_len - 2;   /* the empty line */
     char mark[24];
     int mark_len = snprintf(mark, sizeof mark, EDGE_CALLID_MARK "%" PRIx32, c->id);
-    for (const char *line = msg; line < end;) {
-        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
-        const char *colon = memchr(line, ':', (size_t)(eol - line));
-        size_t nlen = colon ? (size_t)(colon - line) : 0;
-        while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
-            nlen--;
-        const char *v = colon ? colon + 1 : eol;
-        while (v < eol && (*v == ' ' || *v == '\t'))
-            v++;
-        size_t vlen = (size_t)(eol - v);
-        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-            vlen--;
-        if (colon && line[0] != ' ' && header_is(line, nlen, "call-id", "i")) {
-            sbuf_append(out, line, (size_t)(v - line));
+    struct hline hl;
+    for (const char *pos = msg; hline_next(&pos, end, &hl);) {
+        size_t head = (size_t)(hl.value - hl.raw);
+        if (hline_is(&hl, "call-id", "i")) {
+            sbuf_append(out, hl.raw, head);
             if (from == LEG_CLIENT) {
-                sbuf_append(out, v, vlen);
+                sbuf_append(out, hl.value, hl.value_len);
                 sbuf_append(out, mark, (size_t)mark_len);
-            } else if (vlen >= (size_t)mark_len && memcmp(v + vlen - mark_len, mark, (size_t)mark_len) == 0) {
-                sbuf_append(out, v, vlen - (size_t)mark_len);
+            } else if (hl.value_len >= (size_t)mark_len &&
+                       memcmp(hl.value + hl.value_len - mark_len, mark, (size_t)mark_len) == 0) {
+                sbuf_append(out, hl.value, hl.value_len - (size_t)mark_len);
             } else {
-                sbuf_append(out, v, vlen);
+                sbuf_append(out, hl.value, hl.value_len);
             }
-        } else if (colon && from == LEG_CLIENT && is_request && line[0] != ' ' &&
-                   header_is(line, nlen, "contact", "m")) {
-            sbuf_append(out, line, (size_t)(v - line));
-            rewrite_contact(out, v, vlen, c);
+        } else if (from == LEG_CLIENT && is_request && hline_is(&hl, "contact", "m")) {
+            sbuf_append(out, hl.raw, head);
+            rewrite_contact(out, hl.value, hl.value_len, c);
         } else {
-            sbuf_append(out, line, (size_t)(eol - line));
+            sbuf_append(out, hl.raw, hl.raw_len);
         }
         sbuf_puts(out, "\r\n");
-        line = eol + 2;
     }
     sbuf_puts(out, "\r\n");
     sbuf_append(out, msg + hdr_len, total - hdr_len);
@@ -237,23 +265,12 @@ static void rewrite(struct sbuf *out, const char *msg, size_t hdr_len, size_t to
 static const char *header_value(const char *msg, size_t hdr_len, const char *full,
                                 const char *compact, size_t *vlen)
 {
-    const char *end = msg + hdr_len - 2;
-    for (const char *line = msg; line < end;) {
-        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
-        const char *colon = memchr(line, ':', (size_t)(eol - line));
-        if (colon && line[0] != ' ' && line[0] != '\t') {
-            size_t nlen = (size_t)(colon - line);
-            while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
-                nlen--;
-            if (header_is(line, nlen, full, compact)) {
-                const char *v = colon + 1;
-                while (v < eol && (*v == ' ' || *v == '\t'))
-                    v++;
-                *vlen = (size_t)(eol - v);
-                return v;
-            }
+    struct hline hl;
+    for (const char *pos = msg; hline_next(&pos, msg + hdr_len - 2, &hl);) {
+        if (hline_is(&hl, full, compact)) {
+            *vlen = hl.value_len;
+            return hl.value;
         }
-        line = eol + 2;
     }
     return NULL;
 }
@@ -288,8 +305,6 @@ static bool fast_info(struct fe *fe, struct edge_conn *c, const char *msg, size_
     const char *id = header_value(msg, hdr_len, "call-id", "i", &idlen);
     if (!id)
         return false;
-    while (idlen > 0 && (id[idlen - 1] == ' ' || id[idlen - 1] == '\t'))
-        idlen--;
     struct fe_session *s = NULL;
     for (int i = 0; i < c->n_sessions && !s; i++) {
         struct fe_session *cand = session_get(fe, c->sessions[i]);
@@ -302,20 +317,13 @@ static bool fast_info(struct fe *fe, struct edge_conn *c, const char *msg, size_
     /* the lines an answer echoes, in their order: every Via, From, To, Call-ID, CSeq */
     struct sbuf echo;
     sbuf_init(&echo, HEADER_MAX);
-    const char *end = msg + hdr_len - 2;
-    for (const char *line = msg; line < end;) {
-        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
-        const char *colon = memchr(line, ':', (size_t)(eol - line));
-        size_t nlen = colon ? (size_t)(colon - line) : 0;
-        while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
-            nlen--;
-        if (colon && line[0] != ' ' && line[0] != '\t' &&
-            (header_is(line, nlen, "via", "v") || header_is(line, nlen, "from", "f") ||
-             header_is(line, nlen, "to", "t") || header_is(line, nlen, "call-id", "i") ||
-             header_is(line, nlen, "cseq", NULL))) {
-            sbuf_append(&echo, line, (size_t)(eol - line) + 2);
+    struct hline hl;
+    for (const char *pos = msg; hline_next(&pos, msg + hdr_len - 2, &hl);) {
+        if (hline_is(&hl, "via", "v") || hline_is(&hl, "from", "f") || hline_is(&hl, "to", "t") ||
+            hline_is(&hl, "call-id", "i") || hline_is(&hl, "cseq", NULL)) {
+            sbuf_append(&echo, hl.raw, hl.raw_len);
+            sbuf_puts(&echo, "\r\n");
         }
-        line = eol + 2;
     }
     struct fe_answer ans = { .edge = true, .conn_id = c->id, .headers = sbuf_steal(&echo, NULL) };
     info_handle(fe, s, msg + hdr_len, total - hdr_len, &ans);
