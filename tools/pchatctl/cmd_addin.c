@@ -6,21 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int finish(struct ctl *c, const char *what, struct jv *record)
-{
-    int rc = 0;
-    if (db_audit(c, what, NULL, NULL, record) < 0)
-        rc = ctl_db_fail(c, "record the change in the compliance outbox");
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(record);
-        return rc;
-    }
-    jv_set(c->out, "result", record);
-    return 0;
-}
-
 static int addin_new(struct ctl *c, const struct args *a)
 {
     const char *name = a->pos[0], *url = arg_value(a, "--url");
@@ -44,7 +29,7 @@ static int addin_new(struct ctl *c, const struct args *a)
     jv_set_str(record, "action", "addin new");
     jv_set_str(record, "addin", name);
     jv_set_str(record, "url", url);
-    int rc = finish(c, "ADDIN_CREATED", record);
+    int rc = db_finish_change(c, "ADDIN_CREATED", true, record);
     if (!rc)
         ctl_say(c, "created add-in \"%s\" (%s)", name, url);
     return rc;
@@ -83,7 +68,7 @@ static int addin_set(struct ctl *c, const struct args *a)
         jv_set_str(record, "rename", rename);
     if (url)
         jv_set_str(record, "url", url);
-    rc = finish(c, "ADDIN_CHANGED", record);
+    rc = db_finish_change(c, "ADDIN_CHANGED", true, record);
     if (!rc)
         ctl_say(c, "changed add-in \"%s\"", canon);
     return rc;
@@ -136,7 +121,7 @@ static int addin_remove(struct ctl *c, const struct args *a)
     jv_set_str(record, "action", "addin remove");
     jv_set_str(record, "addin", canon);
     jv_set_int(record, "rooms", rooms);
-    rc = finish(c, "ADDIN_REMOVED", record);
+    rc = db_finish_change(c, "ADDIN_REMOVED", true, record);
     if (!rc)
         ctl_say(c, "removed add-in \"%s\"%s", canon, rooms ? " (the rooms that showed it no longer do)" : "");
     return rc;

@@ -143,16 +143,9 @@ static int option_set(struct ctl *c, const struct args *a)
         jv_set_bool(record, "reset", true);
     else
         jv_set_str(record, "value", value);
-    int rc = 0;
-    if (db_audit(c, "OPTION_CHANGED", NULL, NULL, record) < 0)
-        rc = ctl_db_fail(c, "record the change in the compliance outbox");
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(record);
+    int rc = db_finish_change(c, "OPTION_CHANGED", true, record);
+    if (rc)
         return rc;
-    }
-    jv_set(c->out, "result", record);
     if (reset) {
         char fb[2100];
         const char *source;

@@ -48,21 +48,6 @@ static int change_members(struct ctl *c, int64_t id, const char *group, const ch
     return 0;
 }
 
-static int finish(struct ctl *c, const char *what, struct jv *record)
-{
-    int rc = 0;
-    if (db_audit(c, what, NULL, NULL, record) < 0)
-        rc = ctl_db_fail(c, "record the change in the compliance outbox");
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(record);
-        return rc;
-    }
-    jv_set(c->out, "result", record);
-    return 0;
-}
-
 static int group_new(struct ctl *c, const struct args *a)
 {
     const char *name = a->pos[0], *description = arg_value(a, "--description");
@@ -95,7 +80,7 @@ static int group_new(struct ctl *c, const struct args *a)
         jv_free(record);
         return rc;
     }
-    if ((rc = finish(c, "GROUP_CREATED", record)) == 0)
+    if ((rc = db_finish_change(c, "GROUP_CREATED", true, record)) == 0)
         ctl_say(c, "created group \"%s\" with %d member%s", name, n, n == 1 ? "" : "s");
     return rc;
 }
@@ -125,7 +110,7 @@ static int group_members(struct ctl *c, const struct args *a, bool add)
         jv_free(record);
         return rc;
     }
-    if ((rc = finish(c, "GROUP_CHANGED", record)) == 0)
+    if ((rc = db_finish_change(c, "GROUP_CHANGED", true, record)) == 0)
         ctl_say(c, "%s %d member%s %s group \"%s\"", add ? "added" : "removed", n, n == 1 ? "" : "s",
                 add ? "to" : "from", canon);
     return rc;
@@ -204,7 +189,7 @@ static int group_remove(struct ctl *c, const struct args *a)
     struct jv *record = jv_obj();
     jv_set_str(record, "action", "group remove");
     jv_set_str(record, "group", canon);
-    if ((rc = finish(c, "GROUP_REMOVED", record)) == 0)
+    if ((rc = db_finish_change(c, "GROUP_REMOVED", true, record)) == 0)
         ctl_say(c, "removed group \"%s\"", canon);
     return rc;
 }

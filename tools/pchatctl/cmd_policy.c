@@ -45,16 +45,9 @@ static int write_policy(struct ctl *c, int kind, const char *scope, int state, c
     if (kind)
         jv_set_str(record, "name", scope);
     jv_set_str(record, "state", state < 0 ? "inherit" : state ? "enabled" : "disabled");
-    int rc = 0;
-    if (db_audit(c, what, NULL, NULL, record) < 0)
-        rc = ctl_db_fail(c, "record the change in the compliance outbox");
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(record);
+    int rc = db_finish_change(c, what, true, record);
+    if (rc)
         return rc;
-    }
-    jv_set(c->out, "result", record);
     const char *label = kind == 0 ? "the global policy" : kind == 1 ? "domain" : "user";
     if (state < 0)
         ctl_say(c, "%s %s %s", label, scope, rows ? "now inherits the policy" : "already inherited the policy");

@@ -65,16 +65,9 @@ static int set_state(struct ctl *c, const struct args *a, const char *state, con
     jv_set_str(record, "node", node);
     jv_set_str(record, "state", state);
     jv_set_str(record, "was", before);
-    int rc = 0;
-    if (strcmp(before, state) != 0 && db_audit(c, what, NULL, NULL, record) < 0)
-        rc = ctl_db_fail(c, "record the change in the compliance outbox");
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(record);
+    int rc = db_finish_change(c, what, strcmp(before, state) != 0, record);
+    if (rc)
         return rc;
-    }
-    jv_set(c->out, "result", record);
     if (strcmp(before, state) == 0)
         ctl_say(c, "node \"%s\" already is %s", node, state);
     else

@@ -147,6 +147,9 @@ int64_t db_user_find(struct ctl *c, const char *uri);
 /* Insert the compliance_outbox row of an operator action when compliance.enabled: event_type
  * "ADMIN_<what>", user = the operator, content = `content` serialised; room_uri/room_name may
  * be NULL. Does nothing when compliance is off. Returns 0 or -1. */
+/* The end of a change that is not about one room: its outbox row (when `audit`), the commit,
+ * and `record` as the JSON result (taken over). Returns 0 or an exit code. */
+int db_finish_change(struct ctl *c, const char *what, bool audit, struct jv *record);
 int db_audit(struct ctl *c, const char *what, const char *room_uri, const char *room_name,
              struct jv *content);
 /* Helpers over result cells. */

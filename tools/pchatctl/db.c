@@ -166,6 +166,21 @@ int db_audit(struct ctl *c, const char *what, const char *room_uri, const char *
     return n == 1 ? 0 : -1;
 }
 
+int db_finish_change(struct ctl *c, const char *what, bool audit, struct jv *record)
+{
+    int rc = 0;
+    if (audit && db_audit(c, what, NULL, NULL, record) < 0)
+        rc = ctl_db_fail(c, "record the change in the compliance outbox");
+    if (!rc)
+        rc = db_commit(c);
+    if (rc) {
+        jv_free(record);
+        return rc;
+    }
+    jv_set(c->out, "result", record);
+    return 0;
+}
+
 const char *cell(PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
