@@ -1,7 +1,11 @@
 /* edge.c — the TCP (and UDP) edge in front of sofia-sip: frames SIP messages from each
- * client connection, rewrites Call-ID and Contact (see edge.h for why), relays them to sofia
- * over a loopback leg of its own, and undoes the Call-ID rewrite on everything sofia sends
- * back. Every buffer is capped; a peer that breaks framing or stops reading is cut. */
+ * client connection, rewrites Call-ID and Contact (see edge.h for why) and relays them to
+ * sofia over a loopback leg, undoing the Call-ID rewrite on everything sofia sends back.
+ *
+ * TCP clients share a few legs (SHARED_LEGS): what sofia sends on a leg is routed to its
+ * client by the connection mark in the Call-ID, so a client costs one descriptor, not three.
+ * A UDP peer has a leg of its own (datagrams carry no connection to route by otherwise).
+ * Every buffer is capped; a peer that breaks framing or stops reading is cut. */
 #include "edge.h"
 
 #include "fe.h"
@@ -30,44 +34,57 @@
 #define UDP_PEERS_MAX 10000
 #define CONN_SESSIONS 8
 
-enum leg { LEG_CLIENT, LEG_SOFIA };
+#define SHARED_LEGS 8                /* loopback connections to sofia shared by TCP clients */
+#define LEG_OUT_MAX (64u << 20)       /* bytes queued towards sofia on one shared leg */
+
+/* A loopback connection to sofia: shared by TCP clients, or a UDP peer's own. */
+struct edge_leg {
+    int fd, wait, mask;
+    bool udp;
+    int index;                        /* its slot in edge.legs; -1 for a UDP peer's own leg */
+    struct edge_conn *owner;          /* the UDP peer it belongs to; NULL when shared */
+    char addr[INET_ADDRSTRLEN];       /* its local address (127.0.0.x) and port: the Contact */
+    int port;                         /*   sofia sends a client's requests to */
+    struct sbuf in, out;              /* from sofia, not yet a whole message; towards sofia */
+    bool closing;
+    int busy;                         /* inside its own event handler: free it only afterwards */
+};
 
 struct edge_conn {
     uint32_t id;
     bool udp;
-    int fd[2];                    /* client socket (TCP; -1 for UDP), socket to sofia */
-    int wait[2];                  /* su_root registrations */
-    int mask[2];                  /* events registered */
-    struct sockaddr_storage peer; /* the client's address */
+    int fd, wait, mask;               /* the client's socket (TCP; -1 for UDP) */
+    struct edge_leg *leg;             /* where its messages to sofia go */
+    struct sockaddr_storage peer;     /* the client's address */
     socklen_t peer_len;
     char peer_name[64];
-    int leg_port;                 /* local port of our socket towards sofia */
-    char leg_addr[INET_ADDRSTRLEN]; /* and its address (127.0.0.x) */
-    struct sbuf in[2];            /* bytes read from each side, not yet a whole message */
-    struct sbuf out[2];           /* bytes waiting to be written to each side */
+    struct sbuf in;                   /* from the client, not yet a whole message */
+    struct sbuf out;                  /* towards the client */
     uint64_t sessions[CONN_SESSIONS];
     int n_sessions;
     int64_t last_active;
     bool closing;
-    int busy;                     /* inside its own event handler: free it only afterwards */
+    int busy;
 };
 
 struct edge {
     int tcp_fd, udp_fd;
     int tcp_wait, udp_wait;
     int sofia_port;
-    int leg_source;               /* legs bind to 127.0.0.(1 + leg_source) */
+    int leg_source;                   /* UDP legs bind to 127.0.0.(1 + leg_source) */
     uint32_t next_id;
-    struct hmap conns;            /* id -> edge_conn */
-    struct hmap udp_peers;        /* hash(client address) -> edge_conn */
-    uint64_t accepted, cut, framing_errors;
+    struct hmap conns;                /* id -> edge_conn */
+    struct hmap udp_peers;            /* hash(client address) -> edge_conn */
+    struct edge_leg *legs[SHARED_LEGS];
+    struct sbuf scratch;              /* one rewritten message on its way to a shared leg */
+    uint64_t accepted, cut, framing_errors, orphans;
 };
 
 static struct edge edge;
 
 static void conn_close(struct fe *fe, struct edge_conn *c, const char *why);
 static void conn_free(struct edge_conn *c);
-static bool flush(struct fe *fe, struct edge_conn *c, enum leg leg);
+static bool flush_conn(struct fe *fe, struct edge_conn *c);
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -139,15 +156,33 @@ static bool hline_is(const struct hline *h, const char *full, const char *compac
     return h->name_len && header_is(h->name, h->name_len, full, compact);
 }
 
+/* The connection id in the last "~c<hex>" mark of a Call-ID value (a client's own Call-ID
+ * might contain "~c" too), 0 if none. */
+static uint32_t conn_of_callid_n(const char *v, size_t n)
+{
+    const char *last = NULL, *end = v + n;
+    size_t mark_len = strlen(EDGE_CALLID_MARK);
+    for (const char *m = v; m < end;) {
+        m = memmem(m, (size_t)(end - m), EDGE_CALLID_MARK, mark_len);
+        if (!m)
+            break;
+        last = m++;
+    }
+    if (!last)
+        return 0;
+    uint32_t id = 0;
+    for (const char *p = last + mark_len; p < end && id <= UINT32_MAX / 16; p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (d < 0)
+            break;
+        id = id * 16 + (uint32_t)d;
+    }
+    return id;
+}
+
 uint32_t edge_conn_of_callid(const char *call_id)
 {
-    const char *m = call_id ? strstr(call_id, EDGE_CALLID_MARK) : NULL;
-    const char *last = NULL;
-    while (m) {   /* the last mark: a client's own Call-ID might contain "~c" */
-        last = m;
-        m = strstr(m + 2, EDGE_CALLID_MARK);
-    }
-    return last ? (uint32_t)strtoul(last + 2, NULL, 16) : 0;
+    return call_id ? conn_of_callid_n(call_id, strlen(call_id)) : 0;
 }
 
 int edge_connections(const struct fe *fe)
@@ -221,13 +256,13 @@ static void rewrite_contact(struct sbuf *out, const char *v, size_t vlen, const 
     sbuf_puts(out, "sip:");
     if (colon && at)
         sbuf_append(out, colon + 1, (size_t)(at - colon - 1)), sbuf_putc(out, '@');
-    sbuf_printf(out, "%s:%d;transport=%s", c->leg_addr, c->leg_port, c->udp ? "udp" : "tcp");
+    sbuf_printf(out, "%s:%d;transport=%s", c->leg->addr, c->leg->port, c->udp ? "udp" : "tcp");
     sbuf_append(out, uri_end, vlen - (size_t)(uri_end - v));
 }
 
-/* Copy one message from `msg` to `out` with the rewrites of direction `from`. */
+/* Copy one message from `msg` to `out` with the rewrites of its direction. */
 static void rewrite(struct sbuf *out, const char *msg, size_t hdr_len, size_t total,
-                    const struct edge_conn *c, enum leg from)
+                    const struct edge_conn *c, bool to_sofia)
 {
     bool is_request = strncmp(msg, "SIP/2.0 ", 8) != 0;
     const char *end = msg + hdr_len - 2;   /* the empty line */
@@ -238,7 +273,7 @@ static void rewrite(struct sbuf *out, const char *msg, size_t hdr_len, size_t to
         size_t head = (size_t)(hl.value - hl.raw);
         if (hline_is(&hl, "call-id", "i")) {
             sbuf_append(out, hl.raw, head);
-            if (from == LEG_CLIENT) {
+            if (to_sofia) {
                 sbuf_append(out, hl.value, hl.value_len);
                 sbuf_append(out, mark, (size_t)mark_len);
             } else if (hl.value_len >= (size_t)mark_len &&
@@ -247,7 +282,7 @@ static void rewrite(struct sbuf *out, const char *msg, size_t hdr_len, size_t to
             } else {
                 sbuf_append(out, hl.value, hl.value_len);
             }
-        } else if (from == LEG_CLIENT && is_request && hline_is(&hl, "contact", "m")) {
+        } else if (to_sofia && is_request && hline_is(&hl, "contact", "m")) {
             sbuf_append(out, hl.raw, head);
             rewrite_contact(out, hl.value, hl.value_len, c);
         } else {
@@ -336,14 +371,14 @@ void edge_respond(struct fe *fe, uint32_t conn_id, const char *headers, int stat
     struct edge_conn *c = conn_id ? hmap_get(&edge.conns, conn_id) : NULL;
     if (!c || c->closing || !headers)
         return;
-    struct sbuf *b = &c->out[LEG_CLIENT];
+    struct sbuf *b = &c->out;
     sbuf_printf(b, "SIP/2.0 %d %s\r\n", status, phrase);
     sbuf_puts(b, headers);
     sbuf_puts(b, extra ? extra : "");
     sbuf_puts(b, "Content-Length: 0\r\n\r\n");
     if (b->overflow)
         conn_close(fe, c, "its outbound buffer overflowed");
-    else if (!flush(fe, c, LEG_CLIENT))
+    else if (!flush_conn(fe, c))
         conn_close(fe, c, "the client went away");
 }
 
@@ -352,7 +387,7 @@ int edge_send_info(struct fe *fe, struct fe_session *s, const char *body, size_t
     struct edge_conn *c = s->conn_id ? hmap_get(&edge.conns, s->conn_id) : NULL;
     if (!c || c->udp || c->closing || !s->dlg.ready)
         return -1;
-    struct sbuf *b = &c->out[LEG_CLIENT];
+    struct sbuf *b = &c->out;
     if (b->len > OUT_MAX / 2)
         return -1;
     const struct pchat_config *cfg = fe->cfg;
@@ -375,34 +410,31 @@ int edge_send_info(struct fe *fe, struct fe_session *s, const char *body, size_t
         conn_close(fe, c, "its outbound buffer overflowed");
         return 0;   /* the session ended with the connection */
     }
-    if (!flush(fe, c, LEG_CLIENT))
+    if (!flush_conn(fe, c))
         conn_close(fe, c, "the client went away");
     return 0;
 }
 
 /* ---- I/O ------------------------------------------------------------------------------- */
 
-static void update_mask(struct fe *fe, struct edge_conn *c, enum leg leg)
+static void watch(struct fe *fe, int wait, int fd, int *mask, bool pending)
 {
-    if (c->fd[leg] < 0 || c->wait[leg] <= 0)
+    if (fd < 0 || wait <= 0)
         return;
-    int want = SU_WAIT_IN | (c->out[leg].len ? SU_WAIT_OUT : 0);
-    if (want != c->mask[leg]) {
-        su_root_eventmask(fe->root, c->wait[leg], c->fd[leg], want);
-        c->mask[leg] = want;
+    int want = SU_WAIT_IN | (pending ? SU_WAIT_OUT : 0);
+    if (want != *mask) {
+        su_root_eventmask(fe->root, wait, fd, want);
+        *mask = want;
     }
 }
 
-/* Write what is queued towards `leg`; false when the peer is gone. */
-static bool flush(struct fe *fe, struct edge_conn *c, enum leg leg)
+/* Write what b holds to a stream socket, or as one datagram to `to`; false when the peer is
+ * gone. What the socket cannot take now stays in b. */
+static bool drain(int fd, struct sbuf *b, const struct sockaddr_storage *to, socklen_t to_len)
 {
-    struct sbuf *b = &c->out[leg];
     while (b->len) {
-        ssize_t n;
-        if (leg == LEG_CLIENT && c->udp)
-            n = sendto(edge.udp_fd, b->data, b->len, 0, (struct sockaddr *)&c->peer, c->peer_len);
-        else
-            n = send(c->fd[leg], b->data, b->len, MSG_NOSIGNAL);
+        ssize_t n = to ? sendto(fd, b->data, b->len, 0, (const struct sockaddr *)to, to_len)
+                       : send(fd, b->data, b->len, MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n < 0 && errno == EINTR)
@@ -411,106 +443,258 @@ static bool flush(struct fe *fe, struct edge_conn *c, enum leg leg)
             return false;
         consume(b, (size_t)n);
     }
-    update_mask(fe, c, leg);
     return true;
 }
 
-/* Turn whole messages read from `from` into rewritten bytes queued for the other side. */
-static bool process(struct fe *fe, struct edge_conn *c, enum leg from)
+static bool flush_conn(struct fe *fe, struct edge_conn *c)
 {
-    enum leg to = from == LEG_CLIENT ? LEG_SOFIA : LEG_CLIENT;
-    struct sbuf *in = &c->in[from];
-    for (;;) {
-        size_t skip = 0, hdr = 0;
-        long total = frame(in, &skip, &hdr);
-        if (total < 0) {
-            edge.framing_errors++;
-            return false;
-        }
-        if (total == 0) {
-            consume(in, skip);
-            return true;
-        }
-        if (from == LEG_CLIENT && (fast_info(fe, c, in->data + skip, hdr, (size_t)total) ||
-                                   answer_to_our_info(fe, in->data + skip, hdr))) {
+    bool ok = c->udp ? drain(edge.udp_fd, &c->out, &c->peer, c->peer_len)
+                     : drain(c->fd, &c->out, NULL, 0);
+    watch(fe, c->wait, c->fd, &c->mask, c->out.len > 0);
+    return ok;
+}
+
+static bool flush_leg(struct fe *fe, struct edge_leg *l)
+{
+    bool ok = drain(l->fd, &l->out, NULL, 0);
+    watch(fe, l->wait, l->fd, &l->mask, l->out.len > 0);
+    return ok;
+}
+
+/* The next whole message in `in`, after dropping the CRLF keep-alives before it: 1 with *msg,
+ * *hdr and *len set (the caller consumes *len when done with it), 0 when more bytes are
+ * needed, -1 when the stream cannot be SIP. */
+static int next_message(struct sbuf *in, const char **msg, size_t *hdr, size_t *len)
+{
+    size_t skip = 0;
+    long total = frame(in, &skip, hdr);
+    consume(in, skip);
+    if (total < 0)
+        edge.framing_errors++;
+    if (total <= 0)
+        return total < 0 ? -1 : 0;
+    *msg = in->data;
+    *len = (size_t)total;
+    return 1;
+}
+
+/* Whole messages from the client: the fast path takes INFOs in known dialogs and answers to
+ * our own INFOs; everything else is rewritten and queued on the client's leg, a whole
+ * message at a time (a shared leg must never carry half of one). False: cut the client. */
+static bool process_client(struct fe *fe, struct edge_conn *c)
+{
+    const char *msg;
+    size_t hdr, total;
+    int got;
+    while ((got = next_message(&c->in, &msg, &hdr, &total)) > 0) {
+        if (fast_info(fe, c, msg, hdr, total) || answer_to_our_info(fe, msg, hdr)) {
             /* handled here; the stack never sees it */
             if (c->closing)
                 return true;   /* the answer closed the connection */
-            consume(in, skip + (size_t)total);
+            consume(&c->in, total);
             continue;
         }
-        rewrite(&c->out[to], in->data + skip, hdr, (size_t)total, c, from);
-        consume(in, skip + (size_t)total);
-        if (c->out[to].overflow || c->out[to].len > OUT_MAX)
-            return false;
+        struct sbuf *one = &edge.scratch;
+        sbuf_reset(one);
+        rewrite(one, msg, hdr, total, c, true);
+        consume(&c->in, total);
+        if (one->overflow || c->leg->out.len + one->len > LEG_OUT_MAX)
+            return false;   /* the stack is not keeping up: this client goes, not the leg */
+        sbuf_append(&c->leg->out, one->data, one->len);
     }
+    return got == 0;
 }
 
-static int on_ready(struct fe *fe, su_wait_t *w, void *arg);
-
-static int register_fd(struct fe *fe, struct edge_conn *c, enum leg leg)
+/* Whole messages from sofia, each to the client its Call-ID mark names (a UDP leg's owner).
+ * A message for a client that is gone is dropped. False: the leg cannot be trusted. */
+static bool process_leg(struct fe *fe, struct edge_leg *l)
 {
-    su_wait_t w;
-    if (su_wait_create(&w, c->fd[leg], SU_WAIT_IN) < 0)
-        return -1;
-    /* the leg rides in the low bit of the pointer-sized argument: conns are malloc-aligned */
-    c->wait[leg] = su_root_register(fe->root, &w, on_ready, (void *)((uintptr_t)c | (uintptr_t)leg), 0);
-    c->mask[leg] = SU_WAIT_IN;
-    return c->wait[leg] > 0 ? 0 : -1;
-}
-
-static void handle_ready(struct fe *fe, struct edge_conn *c, enum leg leg, int events)
-{
-    if (events & SU_WAIT_OUT) {
-        if (!flush(fe, c, leg)) {
-            conn_close(fe, c, leg == LEG_CLIENT ? "the client stopped reading" : "sofia closed");
-            return;
+    const char *msg;
+    size_t hdr, total;
+    int got;
+    while ((got = next_message(&l->in, &msg, &hdr, &total)) > 0) {
+        struct edge_conn *c = l->owner;
+        if (!c) {
+            size_t idlen = 0;
+            const char *id = header_value(msg, hdr, "call-id", "i", &idlen);
+            uint32_t cid = id ? conn_of_callid_n(id, idlen) : 0;
+            c = cid ? hmap_get(&edge.conns, cid) : NULL;
+            if (c && c->leg != l)
+                c = NULL;
         }
+        if (!c || c->closing) {
+            edge.orphans++;
+            consume(&l->in, total);
+            continue;
+        }
+        rewrite(&c->out, msg, hdr, total, c, false);
+        consume(&l->in, total);
+        /* one message at a time: a UDP client gets each as a datagram of its own */
+        if (c->out.overflow || c->out.len > OUT_MAX)
+            conn_close(fe, c, "it stopped reading");
+        else if (!flush_conn(fe, c))
+            conn_close(fe, c, "the client went away");
+        if (l->closing)
+            return true;   /* its UDP owner closed it */
     }
-    if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
-        return;
+    return got == 0;
+}
+
+/* Read what a socket has (a few chunks per wake-up, so one busy peer cannot starve the
+ * others) into b. Returns 1 when something was read or nothing is there, 0 on EOF or error,
+ * -1 when b overflowed. */
+static int read_into(int fd, struct sbuf *b, int64_t *last_active)
+{
     char buf[READ_CHUNK];
     for (int round = 0; round < 4; round++) {
-        ssize_t n = recv(c->fd[leg], buf, sizeof buf, 0);
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
-            conn_close(fe, c, leg == LEG_CLIENT ? "the client closed its connection"
-                                                : "sofia closed the leg");
-            return;
-        }
-        c->last_active = mono_us();
-        sbuf_append(&c->in[leg], buf, (size_t)n);
-        if (c->in[leg].overflow) {
-            conn_close(fe, c, "a message exceeds the size limit");
-            return;
-        }
+        if (n <= 0)
+            return 0;
+        if (last_active)
+            *last_active = mono_us();
+        sbuf_append(b, buf, (size_t)n);
+        if (b->overflow)
+            return -1;
         if ((size_t)n < sizeof buf)
             break;
     }
-    enum leg to = leg == LEG_CLIENT ? LEG_SOFIA : LEG_CLIENT;
-    if (!process(fe, c, leg)) {
-        conn_close(fe, c, "it sent something that is not SIP, or stopped reading");
-        return;
-    }
-    if (!c->closing && !flush(fe, c, to))
-        conn_close(fe, c, "the other side went away");
+    return 1;
 }
 
-static int on_ready(struct fe *fe, su_wait_t *w, void *arg)
+static void leg_free(struct edge_leg *l)
 {
-    struct edge_conn *c = (struct edge_conn *)((uintptr_t)arg & ~(uintptr_t)1);
-    enum leg leg = (enum leg)((uintptr_t)arg & 1);
+    sbuf_free(&l->in);
+    sbuf_free(&l->out);
+    free(l);
+}
+
+/* Stop using a leg: freed now, or when its handler returns. */
+static void leg_close(struct fe *fe, struct edge_leg *l)
+{
+    if (l->closing)
+        return;
+    l->closing = true;
+    if (l->wait > 0)
+        su_root_deregister(fe->root, l->wait);
+    l->wait = 0;
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    if (l->index >= 0 && edge.legs[l->index] == l)
+        edge.legs[l->index] = NULL;
+    if (!l->busy)
+        leg_free(l);
+}
+
+/* A leg that failed takes its clients with it: their dialogs lived on it. The next client
+ * opens a new one. */
+static void leg_fail(struct fe *fe, struct edge_leg *l, const char *why)
+{
+    if (l->closing)
+        return;
+    if (l->owner) {
+        conn_close(fe, l->owner, why);
+        return;
+    }
+    log_warn("relay leg %s:%d to the SIP stack failed (%s): its clients are cut", l->addr,
+             l->port, why);
+    l->busy++;
+    size_t n = 0, pos = 0;
+    void *v;
+    uint32_t *ids = xcalloc(edge.conns.count + 1, sizeof *ids);
+    while (hmap_next(&edge.conns, &pos, NULL, &v)) {
+        struct edge_conn *c = v;
+        if (c->leg == l)
+            ids[n++] = c->id;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct edge_conn *c = hmap_get(&edge.conns, ids[i]);
+        if (c)
+            conn_close(fe, c, "its relay leg failed");
+    }
+    free(ids);
+    leg_close(fe, l);
+    if (--l->busy == 0 && l->closing)
+        leg_free(l);
+}
+
+static void leg_ready(struct fe *fe, struct edge_leg *l, int events)
+{
+    if ((events & SU_WAIT_OUT) && !flush_leg(fe, l)) {
+        leg_fail(fe, l, "sofia stopped reading");
+        return;
+    }
+    if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
+        return;
+    int r = read_into(l->fd, &l->in, NULL);
+    if (r <= 0) {
+        leg_fail(fe, l, r == 0 ? "sofia closed it" : "a message from sofia exceeds the size limit");
+        return;
+    }
+    if (!process_leg(fe, l))
+        leg_fail(fe, l, "sofia sent something that is not SIP");
+}
+
+static int on_leg(struct fe *fe, su_wait_t *w, void *arg)
+{
+    struct edge_leg *l = arg;
+    if (l->closing)
+        return 0;
+    int events = su_wait_events(w, l->fd);
+    l->busy++;
+    leg_ready(fe, l, events);
+    if (--l->busy == 0 && l->closing)
+        leg_free(l);
+    return 0;
+}
+
+static void conn_ready(struct fe *fe, struct edge_conn *c, int events)
+{
+    if ((events & SU_WAIT_OUT) && !flush_conn(fe, c)) {
+        conn_close(fe, c, "the client stopped reading");
+        return;
+    }
+    if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
+        return;
+    int r = read_into(c->fd, &c->in, &c->last_active);
+    if (r <= 0) {
+        conn_close(fe, c, r == 0 ? "the client closed its connection"
+                                 : "a message exceeds the size limit");
+        return;
+    }
+    if (!process_client(fe, c)) {
+        conn_close(fe, c, "it sent something that is not SIP, or the stack is not keeping up");
+        return;
+    }
+    if (!c->closing && !flush_leg(fe, c->leg))
+        leg_fail(fe, c->leg, "sofia stopped reading");
+}
+
+static int on_conn(struct fe *fe, su_wait_t *w, void *arg)
+{
+    struct edge_conn *c = arg;
     if (c->closing)
         return 0;
-    int events = su_wait_events(w, c->fd[leg]);
+    int events = su_wait_events(w, c->fd);
     c->busy++;
-    handle_ready(fe, c, leg, events);
+    conn_ready(fe, c, events);
     if (--c->busy == 0 && c->closing)
         conn_free(c);
     return 0;
+}
+
+static int watch_fd(struct fe *fe, int fd, su_wakeup_f cb, void *arg, int *wait, int *mask)
+{
+    su_wait_t w;
+    if (su_wait_create(&w, fd, SU_WAIT_IN) < 0)
+        return -1;
+    *wait = su_root_register(fe->root, &w, cb, arg, 0);
+    *mask = SU_WAIT_IN;
+    return *wait > 0 ? 0 : -1;
 }
 
 static struct edge_conn *conn_new(struct fe *fe, bool udp)
@@ -518,89 +702,114 @@ static struct edge_conn *conn_new(struct fe *fe, bool udp)
     struct edge_conn *c = xcalloc(1, sizeof *c);
     c->id = ++edge.next_id ? edge.next_id : ++edge.next_id;
     c->udp = udp;
-    c->fd[0] = c->fd[1] = -1;
+    c->fd = -1;
     /* what a client sends is capped at its largest allowed message; what the stack sends
-       (a room list of hundreds of rooms, a long history) is ours and may be much larger */
-    sbuf_init(&c->in[LEG_CLIENT], (size_t)fe->cfg->frontend.max_body_bytes + HEADER_MAX + READ_CHUNK);
-    sbuf_init(&c->in[LEG_SOFIA], OUT_MAX + READ_CHUNK);
-    for (int i = 0; i < 2; i++)
-        sbuf_init(&c->out[i], OUT_MAX + READ_CHUNK);
+       it (a room list of hundreds of rooms, a long history) is ours and may be much larger */
+    sbuf_init(&c->in, (size_t)fe->cfg->frontend.max_body_bytes + HEADER_MAX + READ_CHUNK);
+    sbuf_init(&c->out, OUT_MAX + READ_CHUNK);
     c->last_active = mono_us();
     return c;
 }
 
-/* Our loopback leg to sofia: connected (or connecting), its local port known. */
-static int open_leg(struct edge_conn *c)
+/* A socket connected (or connecting) to sofia, from 127.0.0.(1 + edge.leg_source). */
+static int leg_socket(bool udp)
 {
-    int fd = socket(AF_INET, (c->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    set_nonblock(fd);
-    int one = 1;
-    if (!c->udp)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)edge.sofia_port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    /* each leg takes a local port; when 127.0.0.1 runs out, the next loopback address gives
-       another ~28,000 (all of 127/8 is local) */
+    /* each UDP peer's leg takes a local port; when 127.0.0.1 runs out, the next loopback
+       address gives another ~28,000 (all of 127/8 is local) */
     for (int tries = 0; tries < 250; tries++) {
+        int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        set_nonblock(fd);
+        int one = 1;
+        if (!udp)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct sockaddr_in src = { .sin_family = AF_INET,
                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK + edge.leg_source) };
         /* the port is picked at connect time, per destination (not reserved by bind) */
         if (edge.leg_source)
             setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (edge.leg_source == 0 || bind(fd, (struct sockaddr *)&src, sizeof src) == 0) {
-            if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EINPROGRESS)
-                break;
-        }
-        if (errno != EADDRNOTAVAIL && errno != EADDRINUSE) {
-            close(fd);
+        if ((edge.leg_source == 0 || bind(fd, (struct sockaddr *)&src, sizeof src) == 0) &&
+            (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EINPROGRESS))
+            return fd;
+        int e = errno;
+        close(fd);
+        if (e != EADDRNOTAVAIL && e != EADDRINUSE) {
+            errno = e;
             return -1;
         }
-        close(fd);
         edge.leg_source = (edge.leg_source + 1) % 250;
         log_info("relay legs now use source address 127.0.0.%d", 1 + edge.leg_source);
-        fd = socket(AF_INET, (c->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        set_nonblock(fd);
-        if (!c->udp)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    errno = EADDRNOTAVAIL;
+    return -1;
+}
+
+/* A new leg: shared (index >= 0, owner NULL) or a UDP peer's own. */
+static struct edge_leg *leg_open(struct fe *fe, bool udp, int index, struct edge_conn *owner)
+{
+    int fd = leg_socket(udp);
+    if (fd < 0)
+        return NULL;
+    struct edge_leg *l = xcalloc(1, sizeof *l);
+    l->fd = fd;
+    l->udp = udp;
+    l->index = index;
+    l->owner = owner;
     struct sockaddr_in me;
     socklen_t len = sizeof me;
     getsockname(fd, (struct sockaddr *)&me, &len);
-    c->leg_port = ntohs(me.sin_port);
-    inet_ntop(AF_INET, &me.sin_addr, c->leg_addr, sizeof c->leg_addr);
-    c->fd[LEG_SOFIA] = fd;
-    return 0;
+    l->port = ntohs(me.sin_port);
+    inet_ntop(AF_INET, &me.sin_addr, l->addr, sizeof l->addr);
+    /* what the stack sends is ours (a long room list, a history); what goes to it is capped
+       per message by the client side, and in total by LEG_OUT_MAX */
+    sbuf_init(&l->in, OUT_MAX + READ_CHUNK);
+    sbuf_init(&l->out, owner ? OUT_MAX + READ_CHUNK : LEG_OUT_MAX + READ_CHUNK);
+    if (watch_fd(fe, fd, on_leg, l, &l->wait, &l->mask) < 0) {
+        close(fd);
+        l->fd = -1;
+        leg_free(l);
+        return NULL;
+    }
+    if (index >= 0)
+        edge.legs[index] = l;
+    return l;
+}
+
+/* The shared leg a TCP client's messages take, opened when first needed. */
+static struct edge_leg *shared_leg(struct fe *fe, uint32_t conn_id)
+{
+    int index = (int)(conn_id % SHARED_LEGS);
+    return edge.legs[index] ? edge.legs[index] : leg_open(fe, false, index, NULL);
 }
 
 static void conn_free(struct edge_conn *c)
 {
-    for (int leg = 0; leg < 2; leg++) {
-        sbuf_free(&c->in[leg]);
-        sbuf_free(&c->out[leg]);
-    }
+    sbuf_free(&c->in);
+    sbuf_free(&c->out);
     free(c);
 }
 
-/* Close both legs and end the client's sessions. Safe to call from inside the connection's
- * own handler (answers and deliveries can close it): it is freed when the handler returns. */
+/* Close the client's socket (and a UDP peer's own leg) and end the client's sessions. Safe
+ * to call from inside the connection's own handler (answers and deliveries can close it):
+ * it is freed when the handler returns. */
 static void conn_close(struct fe *fe, struct edge_conn *c, const char *why)
 {
     if (c->closing)
         return;
     c->closing = true;
     log_debug("connection %" PRIx32 " from %s closed: %s", c->id, c->peer_name, why);
-    for (int leg = 0; leg < 2; leg++) {
-        if (c->wait[leg] > 0)
-            su_root_deregister(fe->root, c->wait[leg]);
-        c->wait[leg] = 0;
-        if (c->fd[leg] >= 0)
-            close(c->fd[leg]);
-        c->fd[leg] = -1;
-    }
+    if (c->wait > 0)
+        su_root_deregister(fe->root, c->wait);
+    c->wait = 0;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    if (c->leg && c->leg->owner == c)
+        leg_close(fe, c->leg);
+    c->leg = NULL;
     hmap_del(&edge.conns, c->id);
     if (c->udp)
         hmap_del(&edge.udp_peers, hmap_hash_bytes(&c->peer, c->peer_len));
@@ -658,7 +867,7 @@ static int on_accept(struct fe *fe, su_wait_t *w, void *arg)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct edge_conn *c = conn_new(fe, false);
-        c->fd[LEG_CLIENT] = fd;
+        c->fd = fd;
         c->peer = peer;
         c->peer_len = plen;
         char host[INET6_ADDRSTRLEN] = "?";
@@ -668,7 +877,8 @@ static int on_accept(struct fe *fe, su_wait_t *w, void *arg)
             snprintf(c->peer_name, sizeof c->peer_name, "%s:%d", host, ntohs(in->sin_port));
         }
         hmap_put(&edge.conns, c->id, c);
-        if (open_leg(c) < 0 || register_fd(fe, c, LEG_CLIENT) < 0 || register_fd(fe, c, LEG_SOFIA) < 0) {
+        c->leg = shared_leg(fe, c->id);
+        if (!c->leg || watch_fd(fe, fd, on_conn, c, &c->wait, &c->mask) < 0) {
             log_error("cannot relay a connection to the SIP stack: %s", strerror(errno));
             conn_close(fe, c, "no relay");
         }
@@ -698,21 +908,21 @@ static int on_udp(struct fe *fe, su_wait_t *w, void *arg)
             snprintf(c->peer_name, sizeof c->peer_name, "udp peer %" PRIx32, c->id);
             hmap_put(&edge.conns, c->id, c);
             hmap_put(&edge.udp_peers, key, c);
-            if (open_leg(c) < 0 || register_fd(fe, c, LEG_SOFIA) < 0) {
+            c->leg = leg_open(fe, true, -1, c);
+            if (!c->leg) {
                 conn_close(fe, c, "no relay");
                 continue;
             }
         }
         c->last_active = mono_us();
-        sbuf_reset(&c->in[LEG_CLIENT]);
-        sbuf_append(&c->in[LEG_CLIENT], buf, (size_t)len);
+        sbuf_reset(&c->in);
+        sbuf_append(&c->in, buf, (size_t)len);
         /* one datagram is one message; anything unframed in it is dropped */
         c->busy++;
-        if (!process(fe, c, LEG_CLIENT))
-            sbuf_reset(&c->out[LEG_SOFIA]);
-        sbuf_reset(&c->in[LEG_CLIENT]);
-        if (!c->closing)
-            flush(fe, c, LEG_SOFIA);
+        process_client(fe, c);
+        sbuf_reset(&c->in);
+        if (!c->closing && !flush_leg(fe, c->leg))
+            conn_close(fe, c, "the stack's leg failed");
         if (--c->busy == 0 && c->closing)
             conn_free(c);
     }
@@ -746,6 +956,7 @@ int edge_open(struct fe *fe, int internal_port)
     edge.tcp_fd = edge.udp_fd = -1;
     hmap_init(&edge.conns);
     hmap_init(&edge.udp_peers);
+    sbuf_init(&edge.scratch, (size_t)cfg->frontend.max_body_bytes + 2 * HEADER_MAX + READ_CHUNK);
     edge.tcp_fd = listen_on(SOCK_STREAM, cfg->frontend.sip_address, cfg->frontend.sip_port);
     if (edge.tcp_fd < 0) {
         log_error("cannot listen for SIP on tcp %s:%d: %s (frontend.sip_address, "
@@ -788,8 +999,12 @@ void edge_close(struct fe *fe)
     void *v;
     while (hmap_next(&edge.conns, &pos, NULL, &v))
         conn_close(fe, v, "shutting down");
+    for (int i = 0; i < SHARED_LEGS; i++)
+        if (edge.legs[i])
+            leg_close(fe, edge.legs[i]);
     hmap_free(&edge.conns);
     hmap_free(&edge.udp_peers);
+    sbuf_free(&edge.scratch);
     if (edge.tcp_wait > 0)
         su_root_deregister(fe->root, edge.tcp_wait);
     if (edge.udp_wait > 0)

@@ -1,11 +1,12 @@
-/* edge.h — the front end's TCP edge: clients connect here, and each connection is relayed to
+/* edge.h — the front end's TCP edge: clients connect here, and their messages are relayed to
  * sofia-sip over loopback with two rewrites that sofia cannot be told to do itself:
  *
  *  - Call-ID gets a per-connection suffix ("~c<hex id>") on the way in and loses it on the way
  *    out. pidgin-sipe seeds rand() with the time in seconds, so two clients started in the same
  *    second send identical Call-IDs, tags and CSeqs; sofia would merge their dialogs.
- *  - Contact is pointed at the relay's own loopback leg, so sofia sends requests (INFO, NOTIFY)
- *    back over the client's connection and never dials a client (pidgin-sipe never listens).
+ *  - Contact is pointed at the loopback leg the client's messages take, so sofia sends
+ *    requests (INFO, NOTIFY) back over that leg and never dials a client (pidgin-sipe never
+ *    listens). TCP clients share a few legs; the Call-ID mark routes what comes back.
  *
  * It also knows the moment a client's connection closes, so its sessions end at once. */
 #ifndef PCHAT_EDGE_H

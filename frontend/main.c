@@ -159,17 +159,20 @@ int main(int argc, char **argv)
     }
     su_root_threading(fe.root, 0);
 
-    /* each client costs three descriptors (its socket, the relay leg, the stack's end of it):
-       take every descriptor the system allows */
+    /* each client costs a descriptor (its socket; a UDP peer's is its relay leg), and the
+       process needs some of its own (listeners, shared relay legs, ZeroMQ, metrics): take
+       every descriptor the system allows */
     struct rlimit nofile;
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
         nofile.rlim_cur = nofile.rlim_max;
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
-    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && (int)(nofile.rlim_cur / 3) < cfg.frontend.max_sessions)
+    const rlim_t own_fds = 64;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > own_fds &&
+        nofile.rlim_cur - own_fds < (rlim_t)cfg.frontend.max_sessions)
         log_warn("open-files limit %llu allows about %llu clients, fewer than frontend.max_sessions "
                  "(%d): raise it (ulimit -n, LimitNOFILE=)", (unsigned long long)nofile.rlim_cur,
-                 (unsigned long long)nofile.rlim_cur / 3, cfg.frontend.max_sessions);
+                 (unsigned long long)(nofile.rlim_cur - own_fds), cfg.frontend.max_sessions);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

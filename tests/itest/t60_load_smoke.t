@@ -15,16 +15,24 @@ pool_init t60_load_smoke || { echo "Bail out! could not create the test database
 pool_config --frontends 1 || { echo "Bail out! could not write the pool config"; exit 1; }
 pool_start --workers 2 || { echo "Bail out! the pool did not start"; exit 1; }
 
-tap_plan 12
+tap_plan 13
 
 # pchat-load --setup-rooms enables Persistent Chat for the domain and makes the rooms itself.
 json=$POOL_DIR/load.json
 out=$POOL_DIR/load.out
+# The front end's open descriptors, idle and at their highest while the users are signed in:
+# a client costs one (its connection); the relay to the SIP stack is a few shared legs.
+fe_pid=$(pool_pid fe1)
+fds() { find /proc/"$fe_pid"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+fds_idle=$(fds)
+( max=0; while kill -0 "$fe_pid" 2>/dev/null; do n=$(fds); ((n > max)) && { max=$n; echo "$max" >"$POOL_DIR/fds.max"; }; sleep 0.2; done ) &
+sampler=$!
 "$LOAD" --frontend "127.0.0.1:$POOL_SIP_PORT_1" --domain "$POOL_DOMAIN" --setup-rooms "$POOL_DB_CONNINFO" \
         --users 50 --rooms 10x5 --duration 4 --post-rate 25 --history-rate 2 --search-rate 1 \
         --drain 5 --timeout 5000 --seed 60 --progress off \
         --pids "$(pool_pid fe1),$(pool_pid w1),$(pool_pid w2)" --json "$json" >"$out" 2>&1
 status=$?
+kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
 tap_is "$status" 0 "pchat-load completes the run (exit 0)"
 ((status == 0)) || tap_diag "$(tail -n 40 "$out")"
 
@@ -72,3 +80,8 @@ tap_is "${F[with_ra]:-}" "${F[r503]:-x}" "every 503 carried Retry-After (${F[r50
 tap_is "${F[per_second_accepted]:-}" "${F[run_accepted]:-x}" "the per-second series adds up to the requests accepted during the run"
 [[ ${F[history_replies]:-0} -gt 0 && ${F[fe_rss]:-0} -gt 0 ]]
 tap_ok $? "history reads got their replies and the front end's memory was read"
+fds_max=$(cat "$POOL_DIR/fds.max" 2>/dev/null || echo 0)
+# 50 clients, the 8 shared relay legs on both ends (16), a little slack for the workers' and
+# metrics connections; three descriptors per client (a relay leg each) would be 150 more
+((fds_max >= fds_idle + 50 && fds_max <= fds_idle + 50 + 16 + 10))
+tap_ok $? "the front end holds one descriptor per client (idle $fds_idle, highest $fds_max with 50 users)"
