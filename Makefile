@@ -123,6 +123,13 @@ $(BUILD)/tests/itest/%: $(BUILD)/obj/tests/itest/%.o $(LIBCLIENT) $(LIBPCHAT)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The benchmark's baseline, a bare sofia-sip UAS (tests/bench/run-bench.sh, docs/PERFORMANCE.md).
+BENCH_BINS := $(if $(wildcard tests/bench/bare_uas.c),$(BUILD)/tests/bench/bare_uas)
+$(BUILD)/tests/bench/bare_uas: $(BUILD)/obj/tests/bench/bare_uas.o $(LIBPCHAT)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # The interop driver links libpurple (pidgin-sipe's host); the shim works around Debian 12's
 # libxml2 SAX1 breakage (xccos/PROTOCOL.md §9).
 PURPLE_CFLAGS = $(shell pkg-config --cflags purple glib-2.0 libxml-2.0 2>/dev/null)
@@ -137,7 +144,7 @@ $(BUILD)/tests/interop/libxml2-sax1-shim.so: tests/interop/libxml2-sax1-shim.c
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -shared -fPIC $(PURPLE_CFLAGS) -o $@ $< $(PURPLE_LIBS) -ldl
 interop: $(INTEROP_BINS)
 
-TEST_PROGRAMS := $(BINS) $(ADAPTERS) $(UNIT_BINS) $(ITEST_BINS) $(INTEROP_BINS)
+TEST_PROGRAMS := $(BINS) $(ADAPTERS) $(UNIT_BINS) $(ITEST_BINS) $(INTEROP_BINS) $(BENCH_BINS)
 
 unit: $(UNIT_BINS)
 	tests/run-tests.pl $(UNIT_BINS)
@@ -163,7 +170,7 @@ unit-asan: $(UNIT_BINS)
 	tests/run-tests.pl $(UNIT_BINS)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@BUILD=$(BUILD) tests/bench/run-bench.sh
 
 clean:

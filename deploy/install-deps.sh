@@ -13,9 +13,11 @@ STORE_PACKAGES=(postgresql postgresql-client-15)
 TEST_PACKAGES=(libcmocka-dev perl sip-tester valgrind libxml2-utils) # perl: prove; xmllint
 INTEROP_PACKAGES=(pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev)
 SCRIPT_PACKAGES=(procps iproute2 psmisc util-linux)           # ps/pgrep, ss, fuser, runuser
+BENCH_PACKAGES=(python3)              # make bench: tests/bench/bench-report.py reads the reports
 
 ALL_PACKAGES=("${BUILD_PACKAGES[@]}" "${LIBRARY_PACKAGES[@]}" "${STORE_PACKAGES[@]}"
-              "${TEST_PACKAGES[@]}" "${INTEROP_PACKAGES[@]}" "${SCRIPT_PACKAGES[@]}")
+              "${TEST_PACKAGES[@]}" "${INTEROP_PACKAGES[@]}" "${SCRIPT_PACKAGES[@]}"
+              "${BENCH_PACKAGES[@]}")
 
 usage() {
     cat <<EOF
@@ -28,6 +30,7 @@ Installs the Debian 12 packages pchat needs, only those that are missing:
   tests     ${TEST_PACKAGES[*]}
   interop   ${INTEROP_PACKAGES[*]}
   scripts   ${SCRIPT_PACKAGES[*]}
+  bench     ${BENCH_PACKAGES[*]}
 
 As root it runs apt-get itself; otherwise it uses sudo when available, else prints the
 command to run and exits 1. apt-get update runs once, and only when something is missing.
