@@ -1,5 +1,5 @@
 /* admit.c — decides 200 or 503 for an INFO before any parse or send (DESIGN.md §3,
- * docs/overload.md).
+ * docs/configuration.md, "Overload and admission").
  *
  * Overload is read from queueing, not CPU: the age of the oldest request waiting for worker
  * credit, the delay of server INFOs from queueing to the client's 200 (fan-out is the front
