@@ -3,6 +3,7 @@
 #include "fe.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -45,8 +46,13 @@ static void janitor_tick(struct fe *fe, su_timer_t *t, void *arg)
     admit_tick(fe);
     admit_overloaded(fe);   /* the overload state also ends while no INFO arrives */
     static int ticks;
-    if (++ticks % 100 == 0)   /* every 10 s */
+    if (++ticks % 100 == 0) {   /* every 10 s */
         sip_janitor(fe);
+        /* give freed memory back: join replies of big rooms and bursts of fan-out leave the
+           heap's high-water mark far above what is in use (2,000 users joining one room:
+           219 MB resident, 31 MB after a trim), and glibc only trims the heap's top */
+        malloc_trim(0);
+    }
 }
 
 /* A loopback port nobody listens on now (bind to port 0, read it, let it go). */
