@@ -29,8 +29,9 @@ struct fe_room {
     uint64_t id;
     char topic[ROOM_TOPIC_LEN + 1];
     uint64_t next_seq;                 /* the next sequence number to deliver */
-    struct fe_session **sessions;
+    struct fe_session **sessions;      /* NULL: a hole left by a session that went while busy */
     int n_sessions, cap_sessions;
+    int busy;                          /* delivering: sessions leave holes, the room stays */
     Pchat__RoomEvent *ring[RING_SIZE]; /* delivered events, slot = seq % RING_SIZE */
     struct hmap pending;               /* seq -> early RoomEvent */
     int64_t gap_since;                 /* mono µs an early event first waited, 0 = none */
@@ -74,6 +75,26 @@ static void room_free(struct fe *fe, struct fe_room *room)
     free(room);
 }
 
+/* After a delivery: close the holes sessions left meanwhile, and free the room once it is
+ * empty and nothing is delivering in it. Returns the room, or NULL when it is gone. A send
+ * can end a session (its client went away) in the middle of a room's fan-out, so sessions
+ * leave a delivering room as holes: the fan-out neither skips the session moved into the
+ * leaver's slot nor touches a freed room. */
+static struct fe_room *room_settle(struct fe *fe, struct fe_room *room)
+{
+    if (room->busy)
+        return room;
+    int kept = 0;
+    for (int i = 0; i < room->n_sessions; i++)
+        if (room->sessions[i])
+            room->sessions[kept++] = room->sessions[i];
+    room->n_sessions = kept;
+    if (kept > 0)
+        return room;
+    room_free(fe, room);
+    return NULL;
+}
+
 static bool is_own_notice(const struct fe *fe, const struct fe_session *s, const Pchat__RoomEvent *ev)
 {
     return (ev->kind == PCHAT__ROOM_EVENT__KIND__JOIN || ev->kind == PCHAT__ROOM_EVENT__KIND__PART) &&
@@ -103,7 +124,7 @@ static void evict(struct fe *fe, struct fe_room *room, const Pchat__RoomEvent *e
         const char *room_uri = NULL;
         /* the room's URI as the clients know it: from any member's joined entry */
         for (int i = 0; i < room->n_sessions && !room_uri; i++) {
-            struct fe_session_room *sr = session_room(room->sessions[i], room->id);
+            struct fe_session_room *sr = room->sessions[i] ? session_room(room->sessions[i], room->id) : NULL;
             room_uri = sr ? sr->room_uri : NULL;
         }
         if (!room_uri)
@@ -111,19 +132,15 @@ static void evict(struct fe *fe, struct fe_room *room, const Pchat__RoomEvent *e
         sbuf_reset(&b);
         xccos_render_ntc_part(&b, random_u64() >> 1, who, room_uri);
         for (int i = 0; i < room->n_sessions; i++)
-            session_send(fe, room->sessions[i], b.data, b.len);
+            if (room->sessions[i])
+                session_send(fe, room->sessions[i], b.data, b.len);
     }
     sbuf_free(&b);
-    /* then take the evicted users' sessions out (removing from the array as we go) */
-    for (int i = room->n_sessions - 1; i >= 0 && i < room->n_sessions; i--) {
+    /* then take the evicted users' sessions out (the room is busy: they leave holes) */
+    for (int i = 0; i < room->n_sessions; i++) {
         struct fe_session *s = room->sessions[i];
-        for (size_t u = 0; u < ev->n_evict_users; u++) {
+        for (size_t u = 0; s && u < ev->n_evict_users; u++) {
             if (strcasecmp(s->user_uri, ev->evict_users[u]) == 0) {
-                if (room->n_sessions == 1) {
-                    /* the room goes away with its last session: finish through the session */
-                    session_parted(fe, s, room->id);
-                    return;
-                }
                 session_parted(fe, s, room->id);
                 break;
             }
@@ -135,24 +152,19 @@ static void evict(struct fe *fe, struct fe_room *room, const Pchat__RoomEvent *e
  * Returns the room, or NULL when an eviction emptied it and it is gone. */
 static struct fe_room *deliver(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *ev)
 {
-    if (ev->kind == PCHAT__ROOM_EVENT__KIND__CHANGE && ev->n_evict_users > 0) {
-        uint64_t id = room->id;
-        room->next_seq = ev->seq + 1;
+    room->busy++;
+    if (ev->kind == PCHAT__ROOM_EVENT__KIND__CHANGE && ev->n_evict_users > 0)
         evict(fe, room, ev);
-        room = hmap_get(&fe->rooms, id);
-        if (!room) {   /* everyone left */
-            pchat__room_event__free_unpacked(ev, NULL);
-            return NULL;
-        }
-    }
     for (int i = 0; i < room->n_sessions; i++)
-        deliver_to(fe, room->sessions[i], ev);
+        if (room->sessions[i])
+            deliver_to(fe, room->sessions[i], ev);
     int slot = (int)(ev->seq % RING_SIZE);
     if (room->ring[slot])
         pchat__room_event__free_unpacked(room->ring[slot], NULL);
     room->ring[slot] = ev;
     room->next_seq = ev->seq + 1;
-    return room;
+    room->busy--;
+    return room_settle(fe, room);   /* NULL when everyone left (the ring goes with it) */
 }
 
 static void accept_event(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *ev)
@@ -279,16 +291,20 @@ void rooms_add_session(struct fe *fe, struct fe_session *s, uint64_t room_id, ui
     room->sessions[room->n_sessions++] = s;
     /* the join committed at `seq` but this room already delivered beyond it: replay the
        events this session has not seen from the ring */
-    for (uint64_t q = seq + 1; q < room->next_seq; q++) {
+    int me = room->n_sessions - 1;
+    room->busy++;
+    for (uint64_t q = seq + 1; q < room->next_seq && room->sessions[me] == s; q++) {
         Pchat__RoomEvent *ev = room->ring[q % RING_SIZE];
         if (ev && ev->seq == q) {
-            deliver_to(fe, s, ev);
+            deliver_to(fe, s, ev);   /* may end the session: the loop stops at its hole */
         } else {
             log_warn("room %llu: event %llu is no longer in memory for a late join; the "
                      "session sees it in its history", (unsigned long long)room_id,
                      (unsigned long long)q);
         }
     }
+    room->busy--;
+    room_settle(fe, room);
 }
 
 void rooms_remove_session(struct fe *fe, struct fe_session *s, uint64_t room_id)
@@ -298,12 +314,11 @@ void rooms_remove_session(struct fe *fe, struct fe_session *s, uint64_t room_id)
         return;
     for (int i = 0; i < room->n_sessions; i++) {
         if (room->sessions[i] == s) {
-            room->sessions[i] = room->sessions[--room->n_sessions];
+            room->sessions[i] = NULL;   /* a hole: room_settle closes it when not busy */
             break;
         }
     }
-    if (room->n_sessions == 0)
-        room_free(fe, room);
+    room_settle(fe, room);
 }
 
 void rooms_janitor(struct fe *fe)
