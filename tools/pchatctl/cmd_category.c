@@ -191,13 +191,8 @@ static int category_new(struct ctl *c, const struct args *a)
         rc = apply_principals(c, id, name, list, a, opts[list], true, changes);
     if (!rc && db_audit(c, "CATEGORY_CREATED", NULL, NULL, changes) < 0)
         rc = ctl_db_fail(c, "record the change in the compliance outbox");
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(changes);
+    if ((rc = db_commit_result(c, rc, changes)) != 0)
         return rc;
-    }
-    jv_set(c->out, "result", changes);
     struct jv *detail = category_detail(c, id);
     if (detail)
         jv_set(c->out, "category", detail);

@@ -151,13 +151,8 @@ static int message_change(struct ctl *c, const struct args *a, bool replace)
         sbuf_free(&desc);
     }
     sbuf_free(&ids);
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(record);
+    if ((rc = db_commit_result(c, rc, record)) != 0)
         return rc;
-    }
-    jv_set(c->out, "result", record);
     ctl_say(c, "%s %d message%s in room \"%s\"", replace ? "replaced" : "removed", n, n == 1 ? "" : "s",
             room.name);
     return 0;

@@ -19,15 +19,7 @@ static struct jv *change_record(const char *action, const struct room_ref *room)
 /* Audit, commit and hand the record to the output; frees it on failure. */
 static int finish(struct ctl *c, const char *what, const struct room_ref *room, struct jv *record)
 {
-    int rc = room_audit(c, what, room, record);
-    if (!rc)
-        rc = db_commit(c);
-    if (rc) {
-        jv_free(record);
-        return rc;
-    }
-    jv_set(c->out, "result", record);
-    return 0;
+    return db_commit_result(c, room_audit(c, what, room, record), record);
 }
 
 int room_remove(struct ctl *c, const struct args *a)

@@ -150,6 +150,9 @@ int64_t db_user_find(struct ctl *c, const char *uri);
 /* The end of a change that is not about one room: its outbox row (when `audit`), the commit,
  * and `record` as the JSON result (taken over). Returns 0 or an exit code. */
 int db_finish_change(struct ctl *c, const char *what, bool audit, struct jv *record);
+/* The tail of every change: commit unless `rc` already failed, then `record` becomes the JSON
+ * result (taken over; freed on failure). Returns 0 or the exit code. */
+int db_commit_result(struct ctl *c, int rc, struct jv *record);
 int db_audit(struct ctl *c, const char *what, const char *room_uri, const char *room_name,
              struct jv *content);
 /* Helpers over result cells. */

@@ -166,11 +166,8 @@ int db_audit(struct ctl *c, const char *what, const char *room_uri, const char *
     return n == 1 ? 0 : -1;
 }
 
-int db_finish_change(struct ctl *c, const char *what, bool audit, struct jv *record)
+int db_commit_result(struct ctl *c, int rc, struct jv *record)
 {
-    int rc = 0;
-    if (audit && db_audit(c, what, NULL, NULL, record) < 0)
-        rc = ctl_db_fail(c, "record the change in the compliance outbox");
     if (!rc)
         rc = db_commit(c);
     if (rc) {
@@ -179,6 +176,14 @@ int db_finish_change(struct ctl *c, const char *what, bool audit, struct jv *rec
     }
     jv_set(c->out, "result", record);
     return 0;
+}
+
+int db_finish_change(struct ctl *c, const char *what, bool audit, struct jv *record)
+{
+    int rc = 0;
+    if (audit && db_audit(c, what, NULL, NULL, record) < 0)
+        rc = ctl_db_fail(c, "record the change in the compliance outbox");
+    return db_commit_result(c, rc, record);
 }
 
 const char *cell(PGresult *r, int row, int col)
