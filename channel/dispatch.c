@@ -128,10 +128,12 @@ static void send_reply(struct ch *ch, int link, struct ch_result *res)
     res->reply.n_joined = res->n_joined;
     res->reply.parted = res->parted;
     res->reply.n_parted = res->n_parted;
-    if (res->events_in_reply) {
-        res->reply.events = res->events;
-        res->reply.n_events = res->n_events;
-    }
+    /* FETCH_RANGE: the events are the answer. Everything else: the events it published go
+       back to the asking front end too, a second path beside PUB, so that its own sessions
+       get a post even when the publication is late or lost and no later event in the room
+       would reveal the gap (the front end drops whichever copy comes second) */
+    res->reply.events = res->events;
+    res->reply.n_events = res->n_events;
     link_reply(ch, link, &res->reply);
     res->reply.documents = NULL;
     res->reply.n_documents = 0;

@@ -380,6 +380,10 @@ static void handle_reply(struct fe *fe, Pchat__Reply *rep)
             for (size_t i = 0; i < rep->n_documents; i++)
                 session_send(fe, s, rep->documents[i].data, rep->documents[i].len);
         }
+        /* the events this request committed (also published): delivered here if the
+           publication has not come yet, dropped by sequence number if it has */
+        for (size_t i = 0; i < rep->n_events; i++)
+            rooms_notice(fe, rep->events[i]);
         break;
     case REQ_ROOM_FETCH:
         rooms_fetched(fe, r->room_id, rep->events, rep->n_events);
