@@ -40,7 +40,6 @@
 /* A loopback connection to sofia: shared by TCP clients, or a UDP peer's own. */
 struct edge_leg {
     int fd, wait, mask;
-    bool udp;
     int index;                        /* its slot in edge.legs; -1 for a UDP peer's own leg */
     struct edge_conn *owner;          /* the UDP peer it belongs to; NULL when shared */
     char addr[INET_ADDRSTRLEN];       /* its local address (127.0.0.x) and port: the Contact */
@@ -77,7 +76,6 @@ struct edge {
     struct hmap udp_peers;            /* hash(client address) -> edge_conn */
     struct edge_leg *legs[SHARED_LEGS];
     struct sbuf scratch;              /* one rewritten message on its way to a shared leg */
-    uint64_t accepted, cut, framing_errors, orphans;
 };
 
 static struct edge edge;
@@ -469,8 +467,6 @@ static int next_message(struct sbuf *in, const char **msg, size_t *hdr, size_t *
     size_t skip = 0;
     long total = frame(in, &skip, hdr);
     consume(in, skip);
-    if (total < 0)
-        edge.framing_errors++;
     if (total <= 0)
         return total < 0 ? -1 : 0;
     *msg = in->data;
@@ -523,7 +519,6 @@ static bool process_leg(struct fe *fe, struct edge_leg *l)
                 c = NULL;
         }
         if (!c || c->closing) {
-            edge.orphans++;
             consume(&l->in, total);
             continue;
         }
@@ -755,7 +750,6 @@ static struct edge_leg *leg_open(struct fe *fe, bool udp, int index, struct edge
         return NULL;
     struct edge_leg *l = xcalloc(1, sizeof *l);
     l->fd = fd;
-    l->udp = udp;
     l->index = index;
     l->owner = owner;
     struct sockaddr_in me;
@@ -863,7 +857,6 @@ static int on_accept(struct fe *fe, su_wait_t *w, void *arg)
                 log_warn("cannot accept a SIP connection: %s", strerror(errno));
             return 0;
         }
-        edge.accepted++;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct edge_conn *c = conn_new(fe, false);

@@ -191,15 +191,21 @@ static void accept_event(struct fe *fe, struct fe_room *room, Pchat__RoomEvent *
         room->gap_since = 0;
 }
 
-void rooms_notice(struct fe *fe, const Pchat__RoomEvent *ev)
+/* A copy of an event owned by a message (a reply, a notice) that the ring or pending can
+ * keep and free on their own; NULL if it cannot be made. */
+static Pchat__RoomEvent *event_copy(const Pchat__RoomEvent *ev)
 {
-    struct fe_room *room = hmap_get(&fe->rooms, ev->room_id);
-    if (!room)
-        return;
     size_t len;
     uint8_t *buf = wire_pack_event(ev, &len);
     Pchat__RoomEvent *copy = pchat__room_event__unpack(NULL, len, buf);
     free(buf);
+    return copy;
+}
+
+void rooms_notice(struct fe *fe, const Pchat__RoomEvent *ev)
+{
+    struct fe_room *room = hmap_get(&fe->rooms, ev->room_id);
+    Pchat__RoomEvent *copy = room ? event_copy(ev) : NULL;
     if (copy)
         accept_event(fe, room, copy);
 }
@@ -239,11 +245,7 @@ void rooms_fetched(struct fe *fe, uint64_t room_id, Pchat__RoomEvent **events, s
         return;
     room->fetch_sent = 0;
     for (size_t i = 0; i < n; i++) {
-        /* the reply owns the events: hand over a copy that the ring/pending can keep */
-        size_t len;
-        uint8_t *buf = wire_pack_event(events[i], &len);
-        Pchat__RoomEvent *copy = pchat__room_event__unpack(NULL, len, buf);
-        free(buf);
+        Pchat__RoomEvent *copy = event_copy(events[i]);   /* the reply owns the events */
         room = hmap_get(&fe->rooms, room_id);   /* an eviction may have emptied it */
         if (copy && room && copy->room_id == room_id)
             accept_event(fe, room, copy);

@@ -103,6 +103,21 @@ static void run_progress(const struct load *L, int64_t now)
             (unsigned long long)s->echoes, L->reqs_in_use);
 }
 
+/* What the run and the drain both do between events: sweep requests that timed out (every
+ * 250 ms) and print the progress line (every second, when asked for). */
+static void housekeeping(struct load *L, int64_t now, bool progress, int64_t *last_sweep,
+                         int64_t *last_progress)
+{
+    if (now - *last_sweep >= 250000) {
+        requests_sweep(L, now);
+        *last_sweep = now;
+    }
+    if (progress && now - *last_progress >= 1000000) {
+        run_progress(L, now);
+        *last_progress = now;
+    }
+}
+
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
@@ -138,14 +153,7 @@ int run_phase(struct load *L)
                 offer(L, k, next[k]);
         timed_run_due(L, now);
         actions_run(L);
-        if (now - last_sweep >= 250000) {
-            requests_sweep(L, now);
-            last_sweep = now;
-        }
-        if (progress && now - last_progress >= 1000000) {
-            run_progress(L, now);
-            last_progress = now;
-        }
+        housekeeping(L, now, progress, &last_sweep, &last_progress);
         int64_t due = L->run_end_us;
         for (int k = 0; k < RK_SCHEDULED; k++)
             due = min64(due, next[k]);
@@ -165,14 +173,7 @@ int run_phase(struct load *L)
             break;
         timed_run_due(L, now);
         actions_run(L);
-        if (now - last_sweep >= 250000) {
-            requests_sweep(L, now);
-            last_sweep = now;
-        }
-        if (progress && now - last_progress >= 1000000) {
-            run_progress(L, now);
-            last_progress = now;
-        }
+        housekeeping(L, now, progress, &last_sweep, &last_progress);
         loop_turn(L, min64(L->drain_end_us, min64(timed_next_due(L), now + 100000)));
     }
     L->drain_end_us = sc_now_us();
